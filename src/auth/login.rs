@@ -1,0 +1,183 @@
+//! What every authenticator does once it knows the account and identity: the module switch,
+//! account status, the second factor, the token, and the attempt for the audit trail.
+
+use std::net::IpAddr;
+
+use serde_json::{Value, json};
+
+use super::AuthError;
+use super::attempts::Attempt;
+use super::tokens::{Claims, sign};
+use crate::domain::merge::{ModuleSettings, token_expiry};
+use crate::domain::signatures::identity_sig;
+use crate::domain::time::to_gregorian;
+use crate::state::AppState;
+use crate::store::accounts::Account;
+
+/// The request facts an attempt records.
+pub struct LoginContext {
+    pub request_id: String,
+    pub client_ip: IpAddr,
+    pub headers: Vec<(String, String)>,
+}
+
+/// Who is logging in, through which module.
+pub struct LoginSubject {
+    pub account: Account,
+    pub owner_id: Option<String>,
+    pub module: &'static str,
+    /// The `auth_type` of this module's attempts.
+    pub auth_type: &'static str,
+}
+
+/// A successful login.
+pub struct Issued {
+    pub token: String,
+    pub data: Value,
+}
+
+/// Why a login with a known identity was refused.
+#[derive(Debug)]
+pub enum Refusal {
+    /// 401 with this `data`.
+    Unauthorized(Value),
+    /// 423 with this `data`.
+    Locked(Value),
+    /// Something failed underneath.
+    Failed(AuthError),
+}
+
+impl From<AuthError> for Refusal {
+    fn from(error: AuthError) -> Self {
+        Refusal::Failed(error)
+    }
+}
+
+impl From<crate::store::StoreError> for Refusal {
+    fn from(error: crate::store::StoreError) -> Self {
+        Refusal::Failed(error.into())
+    }
+}
+
+/// Steps 3 to 7 of the authenticators' common path (auth.md).
+pub async fn complete_login(
+    state: &AppState,
+    ctx: &LoginContext,
+    subject: LoginSubject,
+) -> Result<Issued, Refusal> {
+    let store = &state.store;
+    let config = store.effective_config(&subject.account).await?;
+    let settings = ModuleSettings::of(&config.effective, subject.module);
+    let fail = |message: String| Attempt {
+        account_id: subject.account.id.to_string(),
+        auth_module: subject.module,
+        auth_type: subject.auth_type,
+        success: false,
+        message,
+        metadata: None,
+    };
+
+    if !settings.enabled {
+        let message = format!("authentication module {} is disabled", subject.module);
+        record(state, ctx, fail(message), &settings).await;
+        return Err(Refusal::Unauthorized(json!({})));
+    }
+
+    let now = state.clock.now();
+    let account = &subject.account;
+    if !account.enabled {
+        record(state, ctx, fail("account disabled".into()), &settings).await;
+        return Err(Refusal::Locked(
+            json!({"account": {"disabled": {"message": "account disabled"}}}),
+        ));
+    }
+    if let Some(expires) = account.trial_expires.filter(|t| *t <= to_gregorian(now)) {
+        record(state, ctx, fail("account expired".into()), &settings).await;
+        return Err(Refusal::Locked(
+            json!({"account": {"expired": {"message": "account expired", "cause": expires}}}),
+        ));
+    }
+
+    if settings.multi_factor["enabled"] == Value::Bool(true) {
+        // LIMITATION: second factors are not verified yet, so a module that requires one
+        // refuses every login (fail closed) instead of issuing a token without it.
+        let message = "multi-factor authentication is required but no provider is available";
+        record(state, ctx, fail(message.into()), &settings).await;
+        return Err(Refusal::Unauthorized(json!({"message": message})));
+    }
+
+    let expiry = token_expiry(settings.token_auth_expiry_s, config.system_token_expiry);
+    let token = issue_token(state, &subject, now, expiry).await?;
+    let reseller_id = store.reseller_id(account, &config).await?;
+    let mut data = json!({
+        "account_id": account.id.as_str(),
+        "account_name": account.name,
+        "is_reseller": config.is_reseller,
+        "reseller_id": reseller_id,
+        "method": subject.module,
+    });
+    if let Some(owner) = &subject.owner_id {
+        data["owner_id"] = json!(owner);
+    }
+
+    let success = Attempt {
+        success: true,
+        message: "authentication resulted in token creation".into(),
+        auth_type: if subject.module == "cb_api_auth" || subject.module == "cb_ip_auth" {
+            subject.auth_type
+        } else {
+            "jwt_auth_token"
+        },
+        metadata: subject
+            .owner_id
+            .as_ref()
+            .map(|owner| json!({"owner_id": owner, "account_id": account.id.as_str()})),
+        ..fail(String::new())
+    };
+    record(state, ctx, success, &settings).await;
+    Ok(Issued { token, data })
+}
+
+/// Signs a token for the subject, creating a missing identity secret first.
+async fn issue_token(
+    state: &AppState,
+    subject: &LoginSubject,
+    now: i64,
+    expiry: Option<i64>,
+) -> Result<String, AuthError> {
+    let store = &state.store;
+    let db = subject.account.id.db();
+    let identity = subject
+        .owner_id
+        .as_deref()
+        .unwrap_or(subject.account.id.as_str());
+    let identity_secret = store.ensure_signature_secret(&db, identity).await?;
+    let system_secret = state
+        .keys
+        .system_secret(store)
+        .await?
+        .ok_or(AuthError::NotConfigured("no secret_for_user_signature"))?;
+    let key = state.keys.signing(store).await?;
+    let claims = Claims {
+        iss: "kazoo".into(),
+        account_id: subject.account.id.to_string(),
+        owner_id: subject.owner_id.clone(),
+        method: Some(subject.module.to_string()),
+        exp: expiry.map(|s| now + s),
+        iat: Some(now),
+        identity_sig: Some(identity_sig(&identity_secret, &system_secret, identity)),
+    };
+    sign(&key, &claims)
+}
+
+/// Records an attempt when the module's settings ask for it.
+pub async fn record(
+    state: &AppState,
+    ctx: &LoginContext,
+    attempt: Attempt,
+    settings: &ModuleSettings,
+) {
+    if attempt.wanted(settings) {
+        super::attempts::write(state, ctx, attempt).await;
+    }
+}

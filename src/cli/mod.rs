@@ -1,0 +1,4 @@
+//! The operator commands besides `serve`: `setup` prepares CouchDB, `seed` loads fixtures.
+
+pub mod seed;
+pub mod setup;

@@ -1,0 +1,18 @@
+//! The pure core: no I/O, no HTTP, no CouchDB. Everything here is a function of its inputs
+//! and is unit-tested next to its code.
+//!
+//! - `ids`: account ids, database names, attempt ids and their months.
+//! - `time`: Gregorian and Unix seconds, UTC months.
+//! - `merge`: the effective-config merge and the PATCH merge.
+//! - `schema`: validation of a security config, with Kazoo's string coercions.
+//! - `permissions`: who may manage an account's security, the multi-factor tree rule.
+//! - `signatures`: identity signatures of tokens.
+//! - `names`: account-name normalisation and E.164 phone numbers.
+
+pub mod ids;
+pub mod merge;
+pub mod names;
+pub mod permissions;
+pub mod schema;
+pub mod signatures;
+pub mod time;

@@ -1,0 +1,47 @@
+//! The two clocks: Gregorian seconds in CouchDB documents, Unix seconds in tokens.
+
+use chrono::{DateTime, Datelike, SecondsFormat};
+
+/// Seconds from 0000-01-01T00:00:00Z to the Unix epoch.
+pub const GREGORIAN_OFFSET: i64 = 62_167_219_200;
+
+/// Unix seconds to Gregorian seconds.
+pub fn to_gregorian(unix: i64) -> i64 {
+    unix + GREGORIAN_OFFSET
+}
+
+/// Gregorian seconds to Unix seconds.
+pub fn to_unix(gregorian: i64) -> i64 {
+    gregorian - GREGORIAN_OFFSET
+}
+
+/// The UTC `(year, month)` of a Unix time.
+pub fn utc_month(unix: i64) -> (i32, u32) {
+    let at = DateTime::from_timestamp(unix, 0).unwrap_or_default();
+    (at.year(), at.month())
+}
+
+/// ISO-8601 UTC with seconds, as the envelope's `timestamp`.
+pub fn iso8601(unix: i64) -> String {
+    DateTime::from_timestamp(unix, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gregorian_and_unix_differ_by_the_epoch_offset() {
+        assert_eq!(to_gregorian(1_709_994_005), 63_877_213_205);
+        assert_eq!(to_unix(63_871_286_400), 1_704_067_200);
+    }
+
+    #[test]
+    fn months_are_utc() {
+        assert_eq!(utc_month(1_704_067_199), (2023, 12));
+        assert_eq!(utc_month(1_704_067_200), (2024, 1));
+        assert_eq!(iso8601(1_704_067_200), "2024-01-01T00:00:00Z");
+    }
+}

@@ -1,0 +1,67 @@
+//! One module per resource. A handler authenticates, finds and authorizes the account,
+//! validates, acts through `store`, and answers a `Reply`; the order of those steps is the
+//! API's (api.md, "Order of checks").
+
+pub mod authenticators;
+pub mod modules;
+pub mod security;
+
+use hyper::Method;
+
+use crate::auth::caller::{Authenticated, authenticate};
+use crate::domain::ids::AccountId;
+use crate::domain::permissions::may_manage_account;
+use crate::http::envelope::Reply;
+use crate::http::error::ApiError;
+use crate::http::request::Ctx;
+use crate::http::router::Route;
+use crate::state::AppState;
+use crate::store::accounts::Account;
+
+/// Sends a routed request to its handler.
+pub async fn dispatch(state: &AppState, ctx: &mut Ctx, route: &Route) -> Result<Reply, ApiError> {
+    match (route, ctx.method.clone()) {
+        (Route::Modules, Method::GET) => modules::list_modules(state, ctx).await,
+        (Route::Modules, _) => {
+            caller(state, ctx).await?;
+            Err(ApiError::Forbidden)
+        }
+        (Route::AccountSecurity(id), Method::GET) => security::get_config(state, ctx, id).await,
+        (Route::AccountSecurity(id), Method::POST) => {
+            security::replace_config(state, ctx, id).await
+        }
+        (Route::AccountSecurity(id), Method::PATCH) => security::patch_config(state, ctx, id).await,
+        (Route::AccountSecurity(id), Method::DELETE) => {
+            security::delete_config(state, ctx, id).await
+        }
+        (Route::UserAuth, _) => authenticators::user_auth(state, ctx).await,
+        (Route::ApiAuth, _) => authenticators::api_auth(state, ctx).await,
+        (Route::IpAuth, _) => authenticators::ip_auth(state, ctx).await,
+        (Route::Refresh, _) => authenticators::refresh(state, ctx).await,
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// Authenticates the request's token.
+pub async fn caller(state: &AppState, ctx: &Ctx) -> Result<Authenticated, ApiError> {
+    let token = ctx.token.as_deref().ok_or(ApiError::Unauthorized)?;
+    Ok(authenticate(state, token).await?)
+}
+
+/// The account named in the path, if it exists and `who` may manage its security.
+pub async fn managed_account(
+    state: &AppState,
+    who: &Authenticated,
+    raw_id: &str,
+) -> Result<Account, ApiError> {
+    let id = AccountId::parse(raw_id).ok_or_else(|| ApiError::BadIdentifier(raw_id.to_string()))?;
+    let account = state
+        .store
+        .account(&id)
+        .await?
+        .ok_or_else(|| ApiError::BadIdentifier(raw_id.to_string()))?;
+    if !may_manage_account(&who.caller, id.as_str(), &account.tree) {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(account)
+}

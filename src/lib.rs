@@ -1,0 +1,26 @@
+//! kazoo-security: the security module of Kazoo's Crossbar REST API (Kazoo 4.3), as its own
+//! service on Kazoo's CouchDB.
+//!
+//! Requests flow one way: `http` → `handlers` → `domain` and `auth` → `store`.
+//!
+//! - [`http`]: the edge. Server loop, routing, Crossbar's envelope, `ApiError` (the only
+//!   place that knows status codes), CORS, body limits, token and client-IP extraction.
+//! - [`handlers`]: one module per resource (`security`, `modules`, `authenticators`); each
+//!   authenticates, authorizes, validates and acts, in the API's order of checks.
+//! - [`domain`]: the pure core. Config merging, schema validation, permissions, ids and
+//!   database names, Gregorian time, identity signatures, account-name normalisation.
+//! - [`auth`]: tokens (signing, verification, the key ring), the authenticators' common
+//!   login path, and the login-attempt documents of the month databases.
+//! - [`store`]: the CouchDB adapter. Documents, views, design-document installation, and
+//!   typed reads of Kazoo's accounts, configs, providers and keys.
+//! - [`cli`]: the `setup` and `seed` commands; [`settings`]: the environment;
+//!   [`state`]: what requests share, including the injectable clock.
+
+pub mod auth;
+pub mod cli;
+pub mod domain;
+pub mod handlers;
+pub mod http;
+pub mod settings;
+pub mod state;
+pub mod store;

@@ -1,0 +1,93 @@
+//! What every request shares: the store, the clock, the node id, the settings, the keys.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use crate::auth::keys::KeyRing;
+use crate::settings::Settings;
+use crate::store::{Couch, Store, StoreError};
+
+/// The shared state of one running service.
+pub struct AppState {
+    pub store: Store,
+    pub clock: Clock,
+    /// Identifies this instance in envelopes and attempt documents; stable per process.
+    pub node: String,
+    pub settings: Settings,
+    pub keys: KeyRing,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    /// Builds the state for `settings`, reading time from `clock`.
+    pub fn new(settings: Settings, clock: Clock) -> Result<Arc<Self>, StoreError> {
+        let couch = Couch::new(&settings.couchdb_url, settings.couchdb_timeout)?;
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+        let node = format!(
+            "kazoo_security@{host}-{}",
+            &crate::domain::ids::new_raw_id()[..8]
+        );
+        Ok(Arc::new(AppState {
+            store: Store::new(couch),
+            keys: KeyRing::new(settings.cache_ttl),
+            metrics: Metrics::default(),
+            clock,
+            node,
+            settings,
+        }))
+    }
+}
+
+/// The service's only source of time, so tests can stop and move it.
+#[derive(Clone)]
+pub struct Clock(Arc<AtomicI64>);
+
+const SYSTEM_TIME: i64 = i64::MIN;
+
+impl Clock {
+    /// Follows the system clock.
+    pub fn system() -> Self {
+        Clock(Arc::new(AtomicI64::new(SYSTEM_TIME)))
+    }
+
+    /// Stands still at `unix` until set or advanced.
+    pub fn fixed(unix: i64) -> Self {
+        Clock(Arc::new(AtomicI64::new(unix)))
+    }
+
+    /// Moves a fixed clock to `unix`.
+    pub fn set(&self, unix: i64) {
+        self.0.store(unix, Ordering::SeqCst);
+    }
+
+    /// Moves a fixed clock by `seconds`.
+    pub fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+
+    /// Unix seconds now.
+    pub fn now(&self) -> i64 {
+        match self.0.load(Ordering::SeqCst) {
+            SYSTEM_TIME => chrono::Utc::now().timestamp(),
+            fixed => fixed,
+        }
+    }
+}
+
+/// Counters the service keeps about itself.
+#[derive(Default)]
+pub struct Metrics {
+    attempt_write_failures: std::sync::atomic::AtomicU64,
+}
+
+impl Metrics {
+    /// Counts a login attempt that could not be written.
+    pub fn attempt_write_failed(&self) {
+        self.attempt_write_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many login attempts could not be written.
+    pub fn attempt_write_failures(&self) -> u64 {
+        self.attempt_write_failures.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,212 @@
+//! Security config documents, system config and multi-factor providers, and the loading of
+//! an account's effective config from them.
+
+use futures::future::try_join_all;
+use serde_json::Value;
+
+use super::accounts::Account;
+use super::{Store, StoreError, live};
+use crate::domain::ids::{AccountId, is_raw_id};
+use crate::domain::merge::{builtin_defaults, config_ancestors, merge_layers, modules_layer};
+
+/// The id of an account's security config document.
+pub const CONFIG_DOC_ID: &str = "configs_crossbar.auth";
+
+/// An account's config as the hierarchy makes it.
+#[derive(Debug, Clone)]
+pub struct EffectiveConfig {
+    /// The account's own document (with `_rev` and private fields), if it has one.
+    pub own: Option<Value>,
+    /// What the account would have without its own document (merge layers 1 to 3).
+    pub inherited: Value,
+    /// The full merge, the account's own document on top.
+    pub effective: Value,
+    /// Whether the account itself is a reseller.
+    pub is_reseller: bool,
+    /// The nearest reseller among the ancestors, if any.
+    pub nearest_reseller: Option<String>,
+    /// The system `crossbar.auth` `token_auth_expiry_s` (3600 when unset).
+    pub system_token_expiry: Option<i64>,
+}
+
+impl Store {
+    /// The account's live security config document.
+    pub async fn security_config(&self, account: &AccountId) -> Result<Option<Value>, StoreError> {
+        Ok(live(self.couch.get(&account.db(), CONFIG_DOC_ID).await?))
+    }
+
+    /// The `default` section of a `system_config` document (`{}` when absent).
+    pub async fn system_config(&self, category: &str) -> Result<Value, StoreError> {
+        let doc = live(self.couch.get("system_config", category).await?);
+        Ok(doc
+            .map(|mut d| d["default"].take())
+            .filter(Value::is_object)
+            .unwrap_or_else(|| Value::Object(Default::default())))
+    }
+
+    /// A live multi-factor provider document of an account.
+    pub async fn provider(
+        &self,
+        account_id: &str,
+        configuration_id: &str,
+    ) -> Result<Option<Value>, StoreError> {
+        let Some(account) = AccountId::parse(account_id) else {
+            return Ok(None);
+        };
+        if configuration_id.is_empty() || configuration_id.starts_with('_') {
+            return Ok(None);
+        }
+        let doc = live(self.couch.get(&account.db(), configuration_id).await?);
+        Ok(doc.filter(|d| d["pvt_type"] == "provider" && d["pvt_provider_type"] == "multi_factor"))
+    }
+
+    /// Loads and merges the hierarchy of `account` in two rounds of parallel reads.
+    pub async fn effective_config(&self, account: &Account) -> Result<EffectiveConfig, StoreError> {
+        let mut lineage = account.tree.clone();
+        lineage.push(account.id.to_string());
+        let (flags, system, own) = tokio::try_join!(
+            self.reseller_flags(&lineage),
+            self.system_config("crossbar.auth"),
+            self.security_config(&account.id),
+        )?;
+        let is_reseller = flags.last() == Some(&true);
+        let tree_flags = &flags[..account.tree.len()];
+        let ancestors = config_ancestors(&account.tree, tree_flags, is_reseller);
+        let nearest_reseller = (0..account.tree.len())
+            .rev()
+            .find(|&i| tree_flags[i])
+            .map(|i| account.tree[i].clone());
+
+        let reads = ancestors
+            .iter()
+            .filter_map(|id| AccountId::parse(id))
+            .map(|id| async move { self.security_config(&id).await });
+        let ancestor_docs = try_join_all(reads).await?;
+
+        let mut layers = vec![builtin_defaults(), modules_layer(&system)];
+        layers.extend(ancestor_docs.iter().flatten().map(modules_layer));
+        let inherited = merge_layers(&layers);
+        let effective = match &own {
+            Some(doc) => merge_layers([&inherited, &modules_layer(doc)]),
+            None => inherited.clone(),
+        };
+        let system_token_expiry = match system.get("token_auth_expiry_s") {
+            None => Some(3600),
+            Some(value) => value.as_i64(),
+        };
+        Ok(EffectiveConfig {
+            own,
+            inherited,
+            effective,
+            is_reseller,
+            nearest_reseller,
+            system_token_expiry,
+        })
+    }
+
+    /// The `reseller_id` Kazoo reports for an account: the stored one, else the nearest
+    /// reseller ancestor, else the master account.
+    pub async fn reseller_id(
+        &self,
+        account: &Account,
+        config: &EffectiveConfig,
+    ) -> Result<Option<String>, StoreError> {
+        if let Some(stored) = self.stored_reseller_id(&account.id).await? {
+            if is_raw_id(&stored) {
+                return Ok(Some(stored));
+            }
+        }
+        match &config.nearest_reseller {
+            Some(id) => Ok(Some(id.clone())),
+            None => self.master_account_id().await,
+        }
+    }
+}
+
+/// Who wrote a config, for the private fields Kazoo's API saves add.
+pub struct WriteMeta<'a> {
+    pub account: &'a AccountId,
+    pub now_gregorian: i64,
+    pub request_id: &'a str,
+    pub auth_account_id: &'a str,
+    pub auth_user_id: Option<&'a str>,
+}
+
+/// The document to store: `public` as the whole public part, the existing document's
+/// private fields kept, and the private fields of storage.md §7 set.
+pub fn config_document(
+    existing: Option<&Value>,
+    public: &serde_json::Map<String, Value>,
+    meta: &WriteMeta<'_>,
+) -> Value {
+    let mut doc: serde_json::Map<String, Value> = existing
+        .and_then(Value::as_object)
+        .map(|d| {
+            d.iter()
+                .filter(|(k, _)| !crate::domain::merge::is_public_key(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    doc.extend(
+        public
+            .iter()
+            .filter(|(k, _)| k.as_str() != "id")
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    doc.insert("_id".into(), Value::from(CONFIG_DOC_ID));
+    doc.insert("pvt_type".into(), Value::from("account_config"));
+    doc.entry("pvt_vsn").or_insert_with(|| Value::from("1"));
+    doc.insert("pvt_account_id".into(), Value::from(meta.account.as_str()));
+    doc.insert(
+        "pvt_account_db".into(),
+        Value::from(meta.account.encoded_db()),
+    );
+    doc.entry("pvt_created")
+        .or_insert_with(|| Value::from(meta.now_gregorian));
+    doc.insert("pvt_modified".into(), Value::from(meta.now_gregorian));
+    doc.insert("pvt_request_id".into(), Value::from(meta.request_id));
+    doc.insert("pvt_is_authenticated".into(), Value::Bool(true));
+    doc.insert(
+        "pvt_auth_account_id".into(),
+        Value::from(meta.auth_account_id),
+    );
+    match meta.auth_user_id {
+        Some(user) => doc.insert("pvt_auth_user_id".into(), Value::from(user)),
+        None => doc.remove("pvt_auth_user_id"),
+    };
+    Value::Object(doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn saving_replaces_the_public_part_and_keeps_private_fields() {
+        let account = AccountId::parse("0d1c678f5cb1c4e04cab2066f0b4adbe").unwrap();
+        let existing = json!({"_id": CONFIG_DOC_ID, "_rev": "1-a", "pvt_created": 5,
+            "pvt_custom": "kept", "old": true, "id": "x"});
+        let public = json!({"auth_modules": {}, "id": "configs_crossbar.auth"});
+        let meta = WriteMeta {
+            account: &account,
+            now_gregorian: 9,
+            request_id: "r",
+            auth_account_id: "c",
+            auth_user_id: None,
+        };
+        let doc = config_document(Some(&existing), public.as_object().unwrap(), &meta);
+        assert_eq!(doc["_rev"], "1-a");
+        assert_eq!(doc["pvt_custom"], "kept");
+        assert_eq!(doc["pvt_created"], 5);
+        assert_eq!(doc["pvt_modified"], 9);
+        assert!(doc.get("old").is_none() && doc.get("id").is_none());
+        assert_eq!(
+            doc["pvt_account_db"],
+            "account%2F0d%2F1c%2F678f5cb1c4e04cab2066f0b4adbe"
+        );
+        assert_eq!(doc["pvt_type"], "account_config");
+        assert_eq!(doc["pvt_vsn"], "1");
+    }
+}

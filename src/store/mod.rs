@@ -1,0 +1,97 @@
+//! The CouchDB adapter: every read and write of the service goes through here.
+//!
+//! `couch` speaks HTTP to CouchDB; `designs` holds the design documents of `views/`;
+//! `accounts` and `configs` turn Kazoo's documents into the plain data the domain uses.
+//! Nothing here knows the service's HTTP status codes.
+
+pub mod accounts;
+pub mod configs;
+pub mod couch;
+pub mod designs;
+pub mod keys;
+
+pub use couch::{Couch, ViewQuery, ViewRow};
+
+/// What can go wrong talking to CouchDB.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// CouchDB could not be reached, timed out, or failed on its side.
+    #[error("datastore unavailable: {0}")]
+    Unavailable(String),
+    /// A write carried a revision that is no longer current.
+    #[error("document update conflict")]
+    Conflict,
+    /// A write went to a database that does not exist.
+    #[error("database does not exist")]
+    MissingDatabase,
+    /// A view's design document is missing (installed on demand, never seen by callers).
+    #[error("design document missing")]
+    MissingDesign,
+    /// CouchDB answered something this service does not expect.
+    #[error("unexpected datastore answer: {0}")]
+    Unexpected(String),
+}
+
+/// Whether a document is soft-deleted, which the service treats exactly like missing.
+pub fn is_soft_deleted(doc: &serde_json::Value) -> bool {
+    doc.get("pvt_deleted").and_then(|v| v.as_bool()) == Some(true)
+}
+
+/// Drops soft-deleted documents, so that callers only ever see live ones.
+pub fn live(doc: Option<serde_json::Value>) -> Option<serde_json::Value> {
+    doc.filter(|d| !is_soft_deleted(d))
+}
+
+/// The service's view of CouchDB: one pooled client plus typed reads of Kazoo's documents.
+#[derive(Clone)]
+pub struct Store {
+    /// The raw client, for the few callers that need plain documents.
+    pub couch: Couch,
+}
+
+impl Store {
+    /// Wraps a client.
+    pub fn new(couch: Couch) -> Self {
+        Store { couch }
+    }
+}
+
+/// Kazoo's `pvt_document_hash`: the MD5, in lowercase hex, of the compact JSON
+/// `{"public": {…public fields in order…, "id": <_id>}}`.
+pub fn document_hash(public: &serde_json::Map<String, serde_json::Value>, id: &str) -> String {
+    use md5::Digest;
+    let mut fields = public.clone();
+    fields.insert("id".into(), serde_json::Value::from(id));
+    let text = serde_json::json!({ "public": fields }).to_string();
+    hex::encode(md5::Md5::digest(text.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_seeded_duo_provider_hash_matches_kazoos() {
+        let public = json!({"enabled": false, "name": "System Default Provider",
+            "provider_name": "duo", "settings": {}});
+        let hash = document_hash(public.as_object().unwrap(), "duo");
+        assert_eq!(hash, "0f968cb518a39f985dc0802db49613dc");
+    }
+
+    #[test]
+    fn the_fixture_attempt_hash_matches_storage_md() {
+        let public = json!({"auth_type": "jwt_auth_token", "status": "success",
+            "auth_module": "cb_user_auth",
+            "message": "authentication resulted in token creation",
+            "client_headers": {"user-agent": "fixture-client/1.0"}, "client_ip": "192.0.2.44",
+            "crossbar_request_id": "fb85e92ebc95fabeaf28a9008289e8f0", "timestamp": 63877213205i64,
+            "metadata": {"owner_id": "65a3d47bd2ec575e4f0adc8564121fc7",
+                         "account_id": "3618236ec296a99f5240f72db1839110"}});
+        let id = "202403-1bb1d71421cb86f5fb4140c0f771ce85";
+        assert_eq!(
+            document_hash(public.as_object().unwrap(), id),
+            "3164184ea6035603818b727ac503b250"
+        );
+    }
+}

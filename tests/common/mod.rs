@@ -1,0 +1,312 @@
+//! The API-test harness: a real service on 127.0.0.1:0 against the CouchDB-compatible server
+//! named by `COUCHDB_URL` (`make test` starts one), and builders for fresh account trees so
+//! that every test works in accounts of its own.
+
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the harness"
+)]
+
+use std::sync::Arc;
+
+use kazoo_security::domain::ids::new_raw_id;
+use kazoo_security::settings::Settings;
+use kazoo_security::state::{AppState, Clock};
+use md5::Digest;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+
+static SETUP: OnceCell<()> = OnceCell::const_new();
+
+/// A running service and a client for it.
+pub struct TestApp {
+    pub url: String,
+    pub state: Arc<AppState>,
+    pub http: reqwest::Client,
+}
+
+/// An account made for one test.
+#[derive(Debug, Clone)]
+pub struct Acct {
+    pub id: String,
+    pub name: String,
+    pub realm: String,
+    pub api_key: String,
+    pub tree: Vec<String>,
+}
+
+impl Acct {
+    /// The unencoded account database name.
+    pub fn db(&self) -> String {
+        format!(
+            "account/{}/{}/{}",
+            &self.id[..2],
+            &self.id[2..4],
+            &self.id[4..]
+        )
+    }
+}
+
+/// A user made for one test.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub password: String,
+    pub account_id: String,
+}
+
+impl User {
+    /// `md5("<username>:<password>")`, as clients send it.
+    pub fn md5(&self) -> String {
+        hex::encode(md5::Md5::digest(format!(
+            "{}:{}",
+            self.username, self.password
+        )))
+    }
+}
+
+/// A JSON answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl TestApp {
+    /// A service on the system clock, with caching off.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(Clock::system()).await
+    }
+
+    /// A service reading time from `clock`.
+    pub async fn spawn_with(clock: Clock) -> TestApp {
+        let couch = std::env::var("COUCHDB_URL")
+            .expect("COUCHDB_URL must name a CouchDB-compatible server; `make test` starts one");
+        let settings = Settings::from_lookup(|name| match name {
+            "COUCHDB_URL" => Some(couch.clone()),
+            "CONFIG_CACHE_TTL" => Some("0".into()),
+            _ => None,
+        })
+        .expect("test settings are valid");
+        let state = AppState::new(settings, clock).expect("the store client builds");
+        SETUP
+            .get_or_init(|| async {
+                kazoo_security::cli::setup::run(&state.store, chrono::Utc::now().timestamp())
+                    .await
+                    .expect("setup succeeds");
+            })
+            .await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let served = state.clone();
+        tokio::spawn(async move {
+            kazoo_security::http::serve(listener, served, std::future::pending()).await
+        });
+        TestApp {
+            url,
+            state,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Sends a request; `token` goes in `X-Auth-Token`.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.header("X-Auth-Token", token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        answer(request.send().await.expect("the service answers")).await
+    }
+
+    /// Sends a raw body with extra headers.
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> Answer {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        answer(request.send().await.expect("the service answers")).await
+    }
+
+    /// The CouchDB client the service uses, for arranging and inspecting documents.
+    pub fn couch(&self) -> &kazoo_security::store::Couch {
+        &self.state.store.couch
+    }
+
+    /// A new account under `parent` (or a new root); `reseller` writes its services document
+    /// with `pvt_reseller: true`.
+    pub async fn account(&self, parent: Option<&Acct>, reseller: bool) -> Acct {
+        self.make_account(parent, reseller, json!({})).await
+    }
+
+    /// A new root account whose admins are super-duper admins.
+    pub async fn superduper(&self) -> Acct {
+        self.make_account(None, true, json!({"pvt_superduper_admin": true}))
+            .await
+    }
+
+    /// A new account with extra fields on its document.
+    pub async fn make_account(&self, parent: Option<&Acct>, reseller: bool, extra: Value) -> Acct {
+        let id = new_raw_id();
+        let tree = match parent {
+            Some(p) => [p.tree.clone(), vec![p.id.clone()]].concat(),
+            None => Vec::new(),
+        };
+        let acct = Acct {
+            name: format!("Test Account {}", &id[..12]),
+            realm: format!("{}.realm.test", &id[..12]),
+            api_key: format!("{}{}", new_raw_id(), new_raw_id()),
+            tree,
+            id,
+        };
+        let mut doc = json!({
+            "_id": acct.id, "name": acct.name, "realm": acct.realm,
+            "pvt_type": "account", "pvt_account_id": acct.id,
+            "pvt_account_db": acct.db().replace('/', "%2F"), "pvt_api_key": acct.api_key,
+            "pvt_tree": acct.tree, "pvt_vsn": "1", "enabled": true, "pvt_enabled": true,
+            "pvt_created": 63870998400i64, "pvt_modified": 63870998400i64,
+            "pvt_signature_secret": new_raw_id(),
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            doc[k] = v.clone();
+        }
+        let couch = self.couch();
+        couch.create_db(&acct.db()).await.unwrap();
+        couch.put(&acct.db(), &doc).await.unwrap();
+        couch.put("accounts", &doc).await.unwrap();
+        let services = json!({"_id": acct.id, "pvt_type": "service", "pvt_reseller": reseller,
+            "pvt_tree": acct.tree, "pvt_vsn": 2});
+        couch.put("services", &services).await.unwrap();
+        acct
+    }
+
+    /// A new enabled user of `acct` with a random password.
+    pub async fn user(&self, acct: &Acct, admin: bool) -> User {
+        let id = new_raw_id();
+        let user = User {
+            username: format!("user.{}", &id[..10]),
+            password: format!("pw-{}", &id[10..20]),
+            account_id: acct.id.clone(),
+            id,
+        };
+        let sha1 = {
+            use sha1::Digest as _;
+            hex::encode(sha1::Sha1::digest(format!(
+                "{}:{}",
+                user.username, user.password
+            )))
+        };
+        let doc = json!({
+            "_id": user.id, "pvt_type": "user", "username": user.username,
+            "first_name": "Test", "last_name": "User",
+            "priv_level": if admin { "admin" } else { "user" }, "enabled": true,
+            "pvt_md5_auth": user.md5(), "pvt_sha1_auth": sha1,
+            "pvt_signature_secret": new_raw_id(), "pvt_account_id": acct.id,
+            "pvt_account_db": acct.db().replace('/', "%2F"), "pvt_vsn": "1",
+        });
+        self.couch().put(&acct.db(), &doc).await.unwrap();
+        user
+    }
+
+    /// Logs `user` in by account name; answers the whole answer.
+    pub async fn user_auth(&self, acct: &Acct, user: &User) -> Answer {
+        let body = json!({"data": {"credentials": user.md5(), "account_name": acct.name}});
+        self.send("PUT", "/v2/user_auth", None, Some(body)).await
+    }
+
+    /// Logs `user` in and answers the token, asserting a 201.
+    pub async fn login(&self, acct: &Acct, user: &User) -> String {
+        let answer = self.user_auth(acct, user).await;
+        assert_eq!(answer.status, 201, "login failed: {}", answer.body);
+        answer.body["auth_token"].as_str().unwrap().to_string()
+    }
+
+    /// An API-key token of `acct`, asserting a 201.
+    pub async fn api_token(&self, acct: &Acct) -> String {
+        let answer = self.api_auth(acct).await;
+        assert_eq!(answer.status, 201, "api login failed: {}", answer.body);
+        answer.body["auth_token"].as_str().unwrap().to_string()
+    }
+
+    /// `PUT /v2/api_auth` with the account's key.
+    pub async fn api_auth(&self, acct: &Acct) -> Answer {
+        let body = json!({"data": {"api_key": acct.api_key}});
+        self.send("PUT", "/v2/api_auth", None, Some(body)).await
+    }
+
+    /// Writes `public` as the account's security config document, as Kazoo would have.
+    pub async fn store_config(&self, acct: &Acct, public: Value) {
+        let db = acct.db();
+        let existing = self
+            .couch()
+            .get(&db, "configs_crossbar.auth")
+            .await
+            .unwrap();
+        let mut doc = public;
+        doc["_id"] = json!("configs_crossbar.auth");
+        doc["pvt_type"] = json!("account_config");
+        if let Some(rev) = existing.as_ref().and_then(|d| d["_rev"].as_str()) {
+            doc["_rev"] = json!(rev);
+        }
+        self.couch().put(&db, &doc).await.unwrap();
+    }
+
+    /// Updates one field of a stored document, re-reading for the revision.
+    pub async fn update_doc(&self, db: &str, id: &str, change: impl Fn(&mut Value)) {
+        let mut doc = self
+            .couch()
+            .get(db, id)
+            .await
+            .unwrap()
+            .expect("document exists");
+        change(&mut doc);
+        self.couch().put(db, &doc).await.unwrap();
+    }
+}
+
+async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Answer {
+        status,
+        body,
+        headers,
+    }
+}
+
+/// The claims of a JWT, without checking anything.
+pub fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// Serialises tests that change system-wide config documents, and restores them after.
+pub static SYSTEM_CONFIG_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
