@@ -21,13 +21,14 @@ pub struct SigningKey {
 }
 
 type Cached<T> = Mutex<Option<(Instant, T)>>;
+type PublicKeys = HashMap<String, (Instant, Option<Arc<DecodingKey>>)>;
 
 /// Keys and secrets with their read times.
 pub struct KeyRing {
     ttl: Duration,
     signing: Cached<Arc<SigningKey>>,
     system_secret: Cached<Option<String>>,
-    verifying: Mutex<HashMap<String, (Instant, Option<Arc<DecodingKey>>)>>,
+    verifying: Mutex<PublicKeys>,
 }
 
 impl KeyRing {
@@ -90,10 +91,10 @@ impl KeyRing {
     ) -> Result<Option<Arc<DecodingKey>>, AuthError> {
         {
             let cache = self.verifying.lock().expect("key cache lock");
-            if let Some((at, key)) = cache.get(kid) {
-                if at.elapsed() < self.ttl {
-                    return Ok(key.clone());
-                }
+            if let Some((at, key)) = cache.get(kid)
+                && at.elapsed() < self.ttl
+            {
+                return Ok(key.clone());
             }
         }
         let key = store

@@ -34,13 +34,11 @@ pub async fn run(store: &Store, dir: &Path) -> Result<String, SeedError> {
     for db in ["system_config", "system_auth", "services", "accounts"] {
         for (path, doc) in documents(&dir.join(db))? {
             store.couch.create_db(db).await?;
-            let attachment = path.with_extension(format!("{PRIVATE_KEY_ATTACHMENT}"));
-            let attachment = attachment.with_file_name(format!(
-                "{}.{PRIVATE_KEY_ATTACHMENT}",
-                path.file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or_default()
-            ));
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
+            let attachment = path.with_file_name(format!("{stem}.{PRIVATE_KEY_ATTACHMENT}"));
             let pem = std::fs::read(&attachment).ok();
             count(insert(store, db, &doc, pem.as_deref()).await?);
             if db == "accounts" {

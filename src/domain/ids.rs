@@ -48,6 +48,17 @@ pub fn is_raw_id(text: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// The UTC `(year, month)` named by a login-attempt id `YYYYMM-<32 hex>`, if well formed.
+pub fn attempt_month(id: &str) -> Option<(i32, u32)> {
+    let (prefix, rest) = id.split_once('-')?;
+    if prefix.len() != 6 || !prefix.bytes().all(|b| b.is_ascii_digit()) || !is_raw_id(rest) {
+        return None;
+    }
+    let year: i32 = prefix[..4].parse().ok()?;
+    let month: u32 = prefix[4..].parse().ok()?;
+    (1..=12).contains(&month).then_some((year, month))
+}
+
 /// A fresh random raw id.
 pub fn new_raw_id() -> String {
     hex::encode(rand::random::<[u8; 16]>())
@@ -79,6 +90,24 @@ mod tests {
         assert!(AccountId::parse("0d1c678f5cb1c4e04cab2066f0b4adbz").is_none());
         assert!(AccountId::parse("../../../../../../../../../../..").is_none());
         assert_eq!(new_raw_id().len(), 32);
+    }
+
+    #[test]
+    fn attempt_ids_name_their_month() {
+        let hex = "1bb1d71421cb86f5fb4140c0f771ce85";
+        assert_eq!(attempt_month(&format!("202403-{hex}")), Some((2024, 3)));
+        for bad in [
+            "not-a-modb-id",
+            "abcdef-1234",
+            &format!("202413-{hex}"),
+            &format!("202400-{hex}"),
+            &format!("20240-{hex}"),
+            &format!("202403-{hex}x"),
+            &format!("202403_{hex}"),
+            &format!("2024031{hex}"),
+        ] {
+            assert_eq!(attempt_month(bad), None, "{bad}");
+        }
         assert!(is_raw_id(&new_raw_id()));
     }
 }

@@ -1,6 +1,7 @@
 //! The pure core: no I/O, no HTTP, no CouchDB. Everything here is a function of its inputs
 //! and is unit-tested next to its code.
 //!
+//! - `cursor`: paging cursors of attempt listings, including Kazoo's encoded keys.
 //! - `ids`: account ids, database names, attempt ids and their months.
 //! - `time`: Gregorian and Unix seconds, UTC months.
 //! - `merge`: the effective-config merge and the PATCH merge.
@@ -9,6 +10,7 @@
 //! - `signatures`: identity signatures of tokens.
 //! - `names`: account-name normalisation and E.164 phone numbers.
 
+pub mod cursor;
 pub mod ids;
 pub mod merge;
 pub mod names;

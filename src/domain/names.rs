@@ -30,10 +30,11 @@ pub fn to_e164(number: &str) -> Option<String> {
         return Some(format!("+1{rest}"));
     }
     for prefix in ["011", "00"] {
-        if let Some(rest) = number.strip_prefix(prefix) {
-            if rest.len() >= 5 && digits_only(rest) {
-                return Some(format!("+{rest}"));
-            }
+        if let Some(rest) = number.strip_prefix(prefix)
+            && rest.len() >= 5
+            && digits_only(rest)
+        {
+            return Some(format!("+{rest}"));
         }
     }
     if number.len() >= 8 && digits_only(number) && number.as_bytes()[0] >= b'2' {

@@ -23,8 +23,7 @@ pub fn may_manage_account(caller: &Caller, target_id: &str, target_tree: &[Strin
     if caller.is_superduper_admin {
         return true;
     }
-    caller.is_admin
-        && (caller.account_id == target_id || target_tree.iter().any(|a| *a == caller.account_id))
+    caller.is_admin && (caller.account_id == target_id || target_tree.contains(&caller.account_id))
 }
 
 /// Whether a security config saved by `caller` may point its multi-factor settings at a
@@ -35,8 +34,8 @@ pub fn may_reference_provider(
     referenced_tree: &[String],
     include_subaccounts: bool,
 ) -> bool {
-    let own_or_descendant = caller.account_id == referenced_id
-        || referenced_tree.iter().any(|a| *a == caller.account_id);
+    let own_or_descendant =
+        caller.account_id == referenced_id || referenced_tree.contains(&caller.account_id);
     let ancestor = caller.tree.iter().any(|a| a == referenced_id);
     caller.is_superduper_admin || own_or_descendant || (ancestor && include_subaccounts)
 }

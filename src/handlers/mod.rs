@@ -2,6 +2,7 @@
 //! validates, acts through `store`, and answers a `Reply`; the order of those steps is the
 //! API's (api.md, "Order of checks").
 
+pub mod attempts;
 pub mod authenticators;
 pub mod modules;
 pub mod security;
@@ -33,6 +34,10 @@ pub async fn dispatch(state: &AppState, ctx: &mut Ctx, route: &Route) -> Result<
         (Route::AccountSecurity(id), Method::PATCH) => security::patch_config(state, ctx, id).await,
         (Route::AccountSecurity(id), Method::DELETE) => {
             security::delete_config(state, ctx, id).await
+        }
+        (Route::Attempts(id), Method::GET) => attempts::list_attempts(state, ctx, id).await,
+        (Route::Attempt(id, attempt), Method::GET) => {
+            attempts::get_attempt(state, ctx, id, attempt).await
         }
         (Route::UserAuth, _) => authenticators::user_auth(state, ctx).await,
         (Route::ApiAuth, _) => authenticators::api_auth(state, ctx).await,

@@ -111,10 +111,10 @@ impl Store {
         account: &Account,
         config: &EffectiveConfig,
     ) -> Result<Option<String>, StoreError> {
-        if let Some(stored) = self.stored_reseller_id(&account.id).await? {
-            if is_raw_id(&stored) {
-                return Ok(Some(stored));
-            }
+        if let Some(stored) = self.stored_reseller_id(&account.id).await?
+            && is_raw_id(&stored)
+        {
+            return Ok(Some(stored));
         }
         match &config.nearest_reseller {
             Some(id) => Ok(Some(id.clone())),

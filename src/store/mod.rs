@@ -5,6 +5,7 @@
 //! Nothing here knows the service's HTTP status codes.
 
 pub mod accounts;
+pub mod attempts;
 pub mod configs;
 pub mod couch;
 pub mod designs;

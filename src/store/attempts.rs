@@ -1,0 +1,238 @@
+//! Reading login attempts from month databases, a page at a time.
+
+use serde_json::{Map, Value, json};
+
+use super::designs::MONTH_AUTH;
+use super::{Store, StoreError, ViewQuery, live};
+use crate::domain::cursor::Cursor;
+use crate::domain::ids::AccountId;
+use crate::domain::time::{to_unix, utc_month};
+
+/// The fields of an attempt that listings show.
+const SUMMARY_FIELDS: [&str; 7] = [
+    "id",
+    "auth_type",
+    "auth_module",
+    "status",
+    "message",
+    "timestamp",
+    "client_ip",
+];
+
+/// Rows fetched from CouchDB at a time while filling a page.
+const BATCH: usize = 200;
+
+/// What to list.
+pub struct AttemptQuery<'a> {
+    pub account: &'a AccountId,
+    /// Gregorian seconds, inclusive.
+    pub from: i64,
+    pub to: i64,
+    pub ascending: bool,
+    /// `None` lists everything in the range.
+    pub page_size: Option<usize>,
+    pub start: Option<Cursor>,
+    /// Field and value every row must have.
+    pub filters: Vec<(&'static str, String)>,
+    /// Restricts to one `auth_type`, through `login_attempt_by_auth_type`.
+    pub auth_type: Option<&'static str>,
+}
+
+/// One page.
+pub struct AttemptPage {
+    pub rows: Vec<Value>,
+    /// The first row of the next page, when there is one.
+    pub next: Option<Cursor>,
+}
+
+impl Store {
+    /// Lists attempts across the existing month databases of the range, newest first unless
+    /// ascending. Rows of one second are ordered by document id, so a cursor of key and id
+    /// resumes exactly where a page ended.
+    pub async fn list_attempts(&self, query: &AttemptQuery<'_>) -> Result<AttemptPage, StoreError> {
+        let limit = query.page_size.unwrap_or(usize::MAX);
+        let mut rows = Vec::new();
+        let start_month = query
+            .start
+            .as_ref()
+            .map(|c| utc_month(to_unix(c.timestamp)));
+        for (year, month) in months_between(query.from, query.to, query.ascending) {
+            if let Some(start) = start_month {
+                let before_start = if query.ascending {
+                    (year, month) < start
+                } else {
+                    (year, month) > start
+                };
+                if before_start {
+                    continue;
+                }
+            }
+            let db = query.account.month_db(year, month);
+            if !self.couch.db_exists(&db).await? {
+                continue;
+            }
+            let resume = query
+                .start
+                .clone()
+                .filter(|_| start_month == Some((year, month)));
+            if let Some(next) = self
+                .scan_month(&db, query, resume, limit, &mut rows)
+                .await?
+            {
+                return Ok(AttemptPage {
+                    rows,
+                    next: Some(next),
+                });
+            }
+        }
+        Ok(AttemptPage { rows, next: None })
+    }
+
+    /// Adds the month's matching rows to `rows` until `limit`; answers the next page's first
+    /// row if the page filled up and another matching row exists.
+    async fn scan_month(
+        &self,
+        db: &str,
+        query: &AttemptQuery<'_>,
+        resume: Option<Cursor>,
+        limit: usize,
+        rows: &mut Vec<Value>,
+    ) -> Result<Option<Cursor>, StoreError> {
+        let (low, high) = (query.from, query.to);
+        let (first, last) = if query.ascending {
+            (low, high)
+        } else {
+            (high, low)
+        };
+        let mut position = resume.map(|c| (c.timestamp, c.doc_id, false));
+        let key = |t: i64| match query.auth_type {
+            Some(auth_type) => json!([auth_type, t]),
+            None => json!(t),
+        };
+        let view = if query.auth_type.is_some() {
+            "login_attempt_by_auth_type"
+        } else {
+            "login_attempt_by_time"
+        };
+        loop {
+            let (start_key, start_id, skip_first) = match &position {
+                Some((t, id, skip)) => (key(*t), id.clone(), *skip),
+                None => (key(first), None, false),
+            };
+            let view_query = ViewQuery {
+                start_key: Some(start_key),
+                start_key_doc_id: start_id,
+                end_key: Some(key(last)),
+                limit: Some(BATCH),
+                skip: skip_first.then_some(1),
+                descending: !query.ascending,
+                ..Default::default()
+            };
+            let batch = self.couch.view(db, &MONTH_AUTH, view, &view_query).await?;
+            for row in &batch {
+                let summary = summary(&row.id, &row.value);
+                if !query
+                    .filters
+                    .iter()
+                    .all(|(field, value)| summary[*field] == json!(value))
+                {
+                    continue;
+                }
+                let timestamp = row_timestamp(&row.key);
+                if rows.len() == limit {
+                    return Ok(Some(Cursor {
+                        timestamp,
+                        doc_id: Some(row.id.clone()),
+                    }));
+                }
+                rows.push(summary);
+            }
+            match batch.last() {
+                Some(last_row) if batch.len() == BATCH => {
+                    position = Some((
+                        row_timestamp(&last_row.key),
+                        Some(last_row.id.clone()),
+                        true,
+                    ));
+                }
+                _ => return Ok(None),
+            }
+        }
+    }
+
+    /// One attempt document of an account, if live and really a login attempt of it.
+    pub async fn attempt(
+        &self,
+        account: &AccountId,
+        (year, month): (i32, u32),
+        id: &str,
+    ) -> Result<Option<Value>, StoreError> {
+        let db = account.month_db(year, month);
+        if !self.couch.db_exists(&db).await? {
+            return Ok(None);
+        }
+        let doc = live(self.couch.get(&db, id).await?);
+        Ok(doc.filter(|d| {
+            d["pvt_type"] == "login_attempt"
+                && d.get("pvt_account_id")
+                    .is_none_or(|owner| owner == account.as_str())
+        }))
+    }
+}
+
+fn row_timestamp(key: &Value) -> i64 {
+    key.as_i64()
+        .or_else(|| key.get(1).and_then(Value::as_i64))
+        .unwrap_or_default()
+}
+
+fn summary(id: &str, value: &Value) -> Value {
+    let mut row = Map::new();
+    for field in SUMMARY_FIELDS {
+        if let Some(v) = value.get(field) {
+            row.insert(field.into(), v.clone());
+        }
+    }
+    row.insert("id".into(), json!(id));
+    Value::Object(row)
+}
+
+/// The UTC months touched by a Gregorian range, in listing order.
+pub fn months_between(from: i64, to: i64, ascending: bool) -> Vec<(i32, u32)> {
+    let (mut year, mut month) = utc_month(to_unix(from));
+    let end = utc_month(to_unix(to));
+    let mut months = Vec::new();
+    while (year, month) <= end && months.len() < 1200 {
+        months.push((year, month));
+        (year, month) = if month == 12 {
+            (year + 1, 1)
+        } else {
+            (year, month + 1)
+        };
+    }
+    if !ascending {
+        months.reverse();
+    }
+    months
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_over_new_year_touches_both_months() {
+        assert_eq!(
+            months_between(63_871_282_800, 63_871_290_000, false),
+            vec![(2024, 1), (2023, 12)]
+        );
+        assert_eq!(
+            months_between(63_871_282_800, 63_871_290_000, true),
+            vec![(2023, 12), (2024, 1)]
+        );
+        assert_eq!(
+            months_between(63_872_532_000, 63_872_532_000, true),
+            vec![(2024, 1)]
+        );
+    }
+}
