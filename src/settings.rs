@@ -21,6 +21,10 @@ pub struct Settings {
     pub log_json: bool,
     /// `COUCHDB_TIMEOUT_S`: the bound on one CouchDB request.
     pub couchdb_timeout: Duration,
+    /// `RATE_LIMIT_BUCKET`: logins a client IP may make into one account in a burst (0: off).
+    pub rate_limit_bucket: u32,
+    /// `RATE_LIMIT_REFILL_PER_S`: how fast that bucket refills.
+    pub rate_limit_refill_per_s: u32,
 }
 
 /// A variable that is set but unusable.
@@ -107,7 +111,26 @@ impl Settings {
             _ => return Err(fail("LOG_FORMAT", format_text, "must be text or json")),
         };
 
+        let bucket_text = read("RATE_LIMIT_BUCKET", "100");
+        let rate_limit_bucket = bucket_text.parse().map_err(|_| {
+            fail(
+                "RATE_LIMIT_BUCKET",
+                bucket_text.clone(),
+                "not a whole number",
+            )
+        })?;
+        let refill_text = read("RATE_LIMIT_REFILL_PER_S", "10");
+        let rate_limit_refill_per_s = refill_text.parse().map_err(|_| {
+            fail(
+                "RATE_LIMIT_REFILL_PER_S",
+                refill_text.clone(),
+                "not a whole number",
+            )
+        })?;
+
         Ok(Settings {
+            rate_limit_bucket,
+            rate_limit_refill_per_s,
             couchdb_url,
             listen_addr,
             cache_ttl,

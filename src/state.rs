@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::auth::keys::KeyRing;
+use crate::auth::rate_limit::RateLimiter;
 use crate::settings::Settings;
 use crate::store::{Couch, Store, StoreError};
 
@@ -16,6 +17,7 @@ pub struct AppState {
     pub settings: Settings,
     pub keys: KeyRing,
     pub metrics: Metrics,
+    pub rate_limiter: RateLimiter,
 }
 
 impl AppState {
@@ -31,6 +33,10 @@ impl AppState {
             store: Store::new(couch),
             keys: KeyRing::new(settings.cache_ttl),
             metrics: Metrics::default(),
+            rate_limiter: RateLimiter::new(
+                settings.rate_limit_bucket,
+                settings.rate_limit_refill_per_s,
+            ),
             clock,
             node,
             settings,

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::AuthError;
 use super::attempts::Attempt;
 use super::tokens::{Claims, sign};
+use crate::domain::lockout::LockoutPolicy;
 use crate::domain::merge::{ModuleSettings, token_expiry};
 use crate::domain::signatures::identity_sig;
 use crate::domain::time::to_gregorian;
@@ -84,6 +85,19 @@ pub async fn complete_login(
     }
 
     let now = state.clock.now();
+    if let Some(policy) = LockoutPolicy::from_config(&settings.lockout) {
+        let now_g = to_gregorian(now);
+        let ip = ctx.client_ip.to_string();
+        let from = now_g - policy.lookback_s();
+        let failures = store
+            .failed_attempt_times(&subject.account.id, &ip, from, now_g)
+            .await?;
+        if policy.locked(&failures, now_g) {
+            record(state, ctx, fail("locked out".into()), &settings).await;
+            return Err(Refusal::Unauthorized(json!({"message": "locked out"})));
+        }
+    }
+
     let account = &subject.account;
     if !account.enabled {
         record(state, ctx, fail("account disabled".into()), &settings).await;

@@ -4,6 +4,7 @@
 //! - `cursor`: paging cursors of attempt listings, including Kazoo's encoded keys.
 //! - `ids`: account ids, database names, attempt ids and their months.
 //! - `time`: Gregorian and Unix seconds, UTC months.
+//! - `lockout`: when repeated failed logins lock a client IP out.
 //! - `merge`: the effective-config merge and the PATCH merge.
 //! - `schema`: validation of a security config, with Kazoo's string coercions.
 //! - `permissions`: who may manage an account's security, the multi-factor tree rule.
@@ -12,6 +13,7 @@
 
 pub mod cursor;
 pub mod ids;
+pub mod lockout;
 pub mod merge;
 pub mod names;
 pub mod permissions;

@@ -29,7 +29,9 @@ pub async fn user_auth(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
         return Err(enum_error("method", &["md5", "sha"]));
     }
 
-    let candidates = candidate_accounts(state, data).await?;
+    let claimed = claimed_account(data)?;
+    limit(state, ctx, &claimed.bucket_key())?;
+    let candidates = candidate_accounts(state, &claimed).await?;
     let login = login_context(ctx);
     for account_id in &candidates {
         let Some(account) = load_account(state, account_id).await? else {
@@ -69,6 +71,7 @@ pub async fn user_auth(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
 
 /// `cb_api_auth`: the account's 64-character API key.
 pub async fn api_auth(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
+    limit(state, ctx, "api_auth")?;
     let data = ctx.data()?;
     let api_key = match data.get("api_key") {
         None => {
@@ -109,6 +112,7 @@ pub async fn api_auth(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
 
 /// `cb_ip_auth`: the client IP, registered on an account.
 pub async fn ip_auth(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
+    limit(state, ctx, "ip_auth")?;
     let found = state
         .store
         .account_by_ip(&ctx.client_ip.to_string())
@@ -130,6 +134,7 @@ pub async fn ip_auth(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
 
 /// `cb_auth`: a fresh token for the holder of a valid one.
 pub async fn refresh(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
+    limit(state, ctx, "refresh")?;
     let who = caller(state, ctx).await?;
     match ctx.body_key("action").and_then(Value::as_str) {
         Some("refresh_token") => {}
@@ -196,11 +201,33 @@ fn credentials_of(data: &Map<String, Value>) -> Result<&str, ApiError> {
     }
 }
 
-/// The accounts a user login names, in the order to try them.
-async fn candidate_accounts(
-    state: &AppState,
-    data: &Map<String, Value>,
-) -> Result<Vec<String>, ApiError> {
+/// Step 1 of every authenticator: a token from the (client IP, claimed account) bucket.
+fn limit(state: &AppState, ctx: &Ctx, claimed: &str) -> Result<(), ApiError> {
+    if state.rate_limiter.allow(ctx.client_ip, claimed) {
+        Ok(())
+    } else {
+        Err(ApiError::TooManyRequests)
+    }
+}
+
+/// How a user login names its account.
+enum ClaimedAccount {
+    Name(String),
+    Realm(String),
+    Phone(Option<String>),
+}
+
+impl ClaimedAccount {
+    fn bucket_key(&self) -> String {
+        match self {
+            ClaimedAccount::Name(name) => format!("name:{name}"),
+            ClaimedAccount::Realm(realm) => format!("realm:{realm}"),
+            ClaimedAccount::Phone(number) => format!("phone:{}", number.as_deref().unwrap_or("")),
+        }
+    }
+}
+
+fn claimed_account(data: &Map<String, Value>) -> Result<ClaimedAccount, ApiError> {
     let text = |key: &str| {
         data.get(key)
             .and_then(Value::as_str)
@@ -215,34 +242,36 @@ async fn candidate_accounts(
     match ways.iter().filter(|w| **w).count() {
         0 => {
             let message = "one of account_name, account_realm or phone_number is required";
-            return Err(ApiError::invalid("account_name", "required", message));
+            Err(ApiError::invalid("account_name", "required", message))
         }
-        1 => {}
+        1 => Ok(if let Some(name) = text("account_name") {
+            ClaimedAccount::Name(normalize_account_name(name))
+        } else if let Some(realm) = realm {
+            ClaimedAccount::Realm(realm.to_lowercase())
+        } else {
+            ClaimedAccount::Phone(text("phone_number").and_then(to_e164))
+        }),
         _ => {
             let message = "give only one of account_name, account_realm or phone_number";
-            return Err(ApiError::invalid("account_name", "oneOf", message));
+            Err(ApiError::invalid("account_name", "oneOf", message))
         }
     }
+}
+
+/// The accounts a user login names, in the order to try them.
+async fn candidate_accounts(
+    state: &AppState,
+    claimed: &ClaimedAccount,
+) -> Result<Vec<String>, ApiError> {
     let store = &state.store;
-    if let Some(name) = text("account_name") {
-        return Ok(store
-            .accounts_by("listing_by_name", &normalize_account_name(name))
-            .await?);
-    }
-    if let Some(realm) = realm {
-        return Ok(store
-            .accounts_by("listing_by_realm", &realm.to_lowercase())
-            .await?);
-    }
-    let number = text("phone_number").and_then(to_e164);
-    match number {
-        Some(number) => Ok(store
-            .account_by_number(&number)
-            .await?
-            .into_iter()
-            .collect()),
-        None => Ok(Vec::new()),
-    }
+    Ok(match claimed {
+        ClaimedAccount::Name(name) => store.accounts_by("listing_by_name", name).await?,
+        ClaimedAccount::Realm(realm) => store.accounts_by("listing_by_realm", realm).await?,
+        ClaimedAccount::Phone(Some(number)) => {
+            store.account_by_number(number).await?.into_iter().collect()
+        }
+        ClaimedAccount::Phone(None) => Vec::new(),
+    })
 }
 
 async fn load_account(state: &AppState, id: &str) -> Result<Option<Account>, ApiError> {

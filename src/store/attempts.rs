@@ -180,6 +180,41 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Timestamps of failed attempts from `client_ip` in `[from, to]` (Gregorian), read from
+    /// the month databases the range touches.
+    pub async fn failed_attempt_times(
+        &self,
+        account: &AccountId,
+        client_ip: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut times = Vec::new();
+        for (year, month) in months_between(from, to, true) {
+            let db = account.month_db(year, month);
+            if !self.couch.db_exists(&db).await? {
+                continue;
+            }
+            let query = ViewQuery {
+                start_key: Some(json!(["failed", from])),
+                end_key: Some(json!(["failed", to])),
+                ..Default::default()
+            };
+            let rows = self
+                .couch
+                .view(&db, &MONTH_AUTH, "login_attempt_by_status", &query)
+                .await?;
+            times.extend(
+                rows.iter()
+                    .filter(|row| row.value["client_ip"] == client_ip)
+                    .map(|row| row_timestamp(&row.key)),
+            );
+        }
+        Ok(times)
+    }
+}
+
 fn row_timestamp(key: &Value) -> i64 {
     key.as_i64()
         .or_else(|| key.get(1).and_then(Value::as_i64))
