@@ -1,0 +1,32 @@
+# kazoo-security: build, run and test. Needs cargo, Node.js with npm (for pouchdb-server), curl
+# and python3.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+PORT ?= 8000
+COUCHDB_PORT ?= 5984
+export PORT COUCHDB_PORT
+
+.PHONY: run test stop lint clean
+
+## run: the service on 127.0.0.1:$(PORT) with the demo accounts (pouchdb-server on $(COUCHDB_PORT) unless COUCHDB_URL is set)
+run:
+	scripts/run.sh
+
+## test: the whole suite against a throwaway in-memory pouchdb-server, then fmt and clippy
+test:
+	scripts/test.sh
+
+## stop: stop the pouchdb-server that `make run` started
+stop:
+	couchdb/couchdb.sh stop --pidfile .data/couchdb.pid
+
+## lint: rustfmt check and clippy
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+
+## clean: cargo clean and remove .data (the pouchdb-server of `make run` must be stopped first)
+clean: stop
+	cargo clean
+	rm -rf .data
