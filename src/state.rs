@@ -18,6 +18,7 @@ pub struct AppState {
     pub keys: KeyRing,
     pub metrics: Metrics,
     pub rate_limiter: RateLimiter,
+    pub config_writes: WriteLocks,
 }
 
 impl AppState {
@@ -33,6 +34,7 @@ impl AppState {
             store: Store::new(couch),
             keys: KeyRing::new(settings.cache_ttl),
             metrics: Metrics::default(),
+            config_writes: WriteLocks::default(),
             rate_limiter: RateLimiter::new(
                 settings.rate_limit_bucket,
                 settings.rate_limit_refill_per_s,
@@ -95,5 +97,25 @@ impl Metrics {
     /// How many login attempts could not be written.
     pub fn attempt_write_failures(&self) -> u64 {
         self.attempt_write_failures.load(Ordering::Relaxed)
+    }
+}
+
+/// Serialises this instance's writes to one account's config, so that concurrent requests
+/// here queue instead of racing CouchDB; writers elsewhere are still handled by retrying
+/// on conflict. Striped, so memory stays fixed whatever the number of accounts.
+pub struct WriteLocks(Vec<tokio::sync::Mutex<()>>);
+
+impl Default for WriteLocks {
+    fn default() -> Self {
+        WriteLocks((0..64).map(|_| tokio::sync::Mutex::new(())).collect())
+    }
+}
+
+impl WriteLocks {
+    /// Waits for the lock of `key`.
+    pub async fn lock(&self, key: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
+        self.0[(hash % self.0.len() as u64) as usize].lock().await
     }
 }

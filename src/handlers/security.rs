@@ -75,8 +75,11 @@ pub async fn delete_config(state: &AppState, ctx: &Ctx, raw_id: &str) -> Result<
     let who = caller(state, ctx).await?;
     let account = managed_account(state, &who, raw_id).await?;
     let db = account.id.db();
-
-    for _ in 0..SAVE_ATTEMPTS {
+    let _queued = state.config_writes.lock(account.id.as_str()).await;
+    for attempt in 0..SAVE_ATTEMPTS {
+        if attempt > 0 {
+            back_off(attempt).await;
+        }
         let Some(doc) = state.store.security_config(&account.id).await? else {
             return Err(ApiError::BadIdentifier(NO_CONFIG.into()));
         };
@@ -93,6 +96,14 @@ pub async fn delete_config(state: &AppState, ctx: &Ctx, raw_id: &str) -> Result<
         }
     }
     Err(ApiError::Conflict)
+}
+
+/// A short random pause before retrying a conflicted write, growing with each attempt, so
+/// that writers on several instances do not collide again in lockstep.
+async fn back_off(attempt: usize) {
+    let ceiling_ms = 10 * (1u64 << attempt.min(6));
+    let pause = rand::random::<u64>() % ceiling_ms;
+    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
 }
 
 /// The request's `data` without private keys, ready to validate.
@@ -128,7 +139,11 @@ async fn save(
     change: impl Fn(Map<String, Value>) -> Result<Value, ApiError>,
 ) -> Result<Saved, ApiError> {
     let db = account.db();
-    for _ in 0..SAVE_ATTEMPTS {
+    let _queued = state.config_writes.lock(account.as_str()).await;
+    for attempt in 0..SAVE_ATTEMPTS {
+        if attempt > 0 {
+            back_off(attempt).await;
+        }
         let existing = state.store.security_config(account).await?;
         let stored = existing.as_ref().map(public_part).unwrap_or_default();
         let public = change(stored)?;

@@ -20,7 +20,7 @@ const SUMMARY_FIELDS: [&str; 7] = [
 ];
 
 /// Rows fetched from CouchDB at a time while filling a page.
-const BATCH: usize = 200;
+const BATCH: usize = 1000;
 
 /// What to list.
 pub struct AttemptQuery<'a> {
@@ -90,6 +90,10 @@ impl Store {
 
     /// Adds the month's matching rows to `rows` until `limit`; answers the next page's first
     /// row if the page filled up and another matching row exists.
+    ///
+    /// Rows of one key come in document-id order on CouchDB and pouchdb alike, but only
+    /// CouchDB honours `startkey_docid`; so a page resumes at its key with `skip` counting
+    /// the rows of that key already passed, and drops those before the cursor's id itself.
     async fn scan_month(
         &self,
         db: &str,
@@ -98,13 +102,11 @@ impl Store {
         limit: usize,
         rows: &mut Vec<Value>,
     ) -> Result<Option<Cursor>, StoreError> {
-        let (low, high) = (query.from, query.to);
         let (first, last) = if query.ascending {
-            (low, high)
+            (query.from, query.to)
         } else {
-            (high, low)
+            (query.to, query.from)
         };
-        let mut position = resume.map(|c| (c.timestamp, c.doc_id, false));
         let key = |t: i64| match query.auth_type {
             Some(auth_type) => json!([auth_type, t]),
             None => json!(t),
@@ -114,22 +116,41 @@ impl Store {
         } else {
             "login_attempt_by_time"
         };
+        let before_cursor = |t: i64, id: &str| match &resume {
+            Some(Cursor {
+                timestamp,
+                doc_id: Some(cursor_id),
+            }) if *timestamp == t => {
+                if query.ascending {
+                    id < cursor_id.as_str()
+                } else {
+                    id > cursor_id.as_str()
+                }
+            }
+            _ => false,
+        };
+        // The key the next batch starts at, and how many rows of that key were passed.
+        let mut at = (resume.as_ref().map_or(first, |c| c.timestamp), 0usize);
         loop {
-            let (start_key, start_id, skip_first) = match &position {
-                Some((t, id, skip)) => (key(*t), id.clone(), *skip),
-                None => (key(first), None, false),
-            };
             let view_query = ViewQuery {
-                start_key: Some(start_key),
-                start_key_doc_id: start_id,
+                start_key: Some(key(at.0)),
                 end_key: Some(key(last)),
                 limit: Some(BATCH),
-                skip: skip_first.then_some(1),
+                skip: (at.1 > 0).then_some(at.1),
                 descending: !query.ascending,
                 ..Default::default()
             };
             let batch = self.couch.view(db, &MONTH_AUTH, view, &view_query).await?;
             for row in &batch {
+                let timestamp = row_timestamp(&row.key);
+                at = if timestamp == at.0 {
+                    (at.0, at.1 + 1)
+                } else {
+                    (timestamp, 1)
+                };
+                if before_cursor(timestamp, &row.id) {
+                    continue;
+                }
                 let summary = summary(&row.id, &row.value);
                 if !query
                     .filters
@@ -138,7 +159,6 @@ impl Store {
                 {
                     continue;
                 }
-                let timestamp = row_timestamp(&row.key);
                 if rows.len() == limit {
                     return Ok(Some(Cursor {
                         timestamp,
@@ -147,15 +167,8 @@ impl Store {
                 }
                 rows.push(summary);
             }
-            match batch.last() {
-                Some(last_row) if batch.len() == BATCH => {
-                    position = Some((
-                        row_timestamp(&last_row.key),
-                        Some(last_row.id.clone()),
-                        true,
-                    ));
-                }
-                _ => return Ok(None),
+            if batch.len() < BATCH {
+                return Ok(None);
             }
         }
     }

@@ -31,7 +31,6 @@ pub struct ViewQuery {
     pub key: Option<Value>,
     pub start_key: Option<Value>,
     pub end_key: Option<Value>,
-    pub start_key_doc_id: Option<String>,
     pub limit: Option<usize>,
     pub skip: Option<usize>,
     pub descending: bool,
@@ -219,15 +218,17 @@ impl Couch {
         query.append_to(&mut url);
         let (status, body) = self.send(Method::GET, url.to_string(), None).await?;
         if status == StatusCode::NOT_FOUND {
-            return match body["reason"].as_str().unwrap_or_default() {
+            let reason = body["reason"].as_str().unwrap_or_default();
+            return match reason {
                 "missing" | "deleted" if self.db_exists(db).await? => {
                     Err(StoreError::MissingDesign)
                 }
-                "missing_named_view" => Err(StoreError::Unexpected(format!(
-                    "design document {} in {db} lacks the view {view}",
+                // CouchDB and pouchdb-server name a missing database differently.
+                "missing" | "deleted" | "no_db_file" | "Database does not exist." => Ok(Vec::new()),
+                _ => Err(StoreError::Unexpected(format!(
+                    "design document {} in {db} cannot answer {view}: {reason}",
                     design.name
                 ))),
-                _ => Ok(Vec::new()),
             };
         }
         check(status, &body)?;
@@ -276,9 +277,6 @@ impl ViewQuery {
             if let Some(value) = value {
                 pairs.append_pair(name, &value.to_string());
             }
-        }
-        if let Some(id) = &self.start_key_doc_id {
-            pairs.append_pair("startkey_docid", id);
         }
         if let Some(limit) = self.limit {
             pairs.append_pair("limit", &limit.to_string());
