@@ -83,12 +83,26 @@ impl TestApp {
 
     /// A service reading time from `clock`.
     pub async fn spawn_with(clock: Clock) -> TestApp {
+        Self::spawn_configured(clock, &[]).await
+    }
+
+    /// A service reading time from `clock`, with extra environment settings.
+    pub async fn spawn_configured(clock: Clock, env: &[(&str, &str)]) -> TestApp {
         let couch = std::env::var("COUCHDB_URL")
             .expect("COUCHDB_URL must name a CouchDB-compatible server; `make test` starts one");
-        let settings = Settings::from_lookup(|name| match name {
-            "COUCHDB_URL" => Some(couch.clone()),
-            "CONFIG_CACHE_TTL" => Some("0".into()),
-            _ => None,
+        let settings = Settings::from_lookup(|name| {
+            let fixed = match name {
+                "COUCHDB_URL" => Some(couch.clone()),
+                "CONFIG_CACHE_TTL" => Some("0".into()),
+                // Tests log in far more often than people; the limiter has tests of its own.
+                "RATE_LIMIT_BUCKET" => Some("0".into()),
+                _ => None,
+            };
+            let given = env
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string());
+            given.or(fixed)
         })
         .expect("test settings are valid");
         let state = AppState::new(settings, clock).expect("the store client builds");
@@ -310,3 +324,267 @@ pub fn claims(token: &str) -> Value {
 
 /// Serialises tests that change system-wide config documents, and restores them after.
 pub static SYSTEM_CONFIG_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+// ---------------------------------------------------------------------------------------
+// Helpers added for the API test files (security_config, authorization, authenticators,
+// http_edge, system_config).
+
+/// Gregorian seconds minus Unix seconds.
+pub const GREGORIAN_OFFSET: i64 = 62_167_219_200;
+
+/// 2024-01-15T10:00:00Z, a convenient fixed instant (Gregorian 63872532000).
+pub const JAN_15_2024: i64 = 1_705_312_800;
+
+/// The modules `GET /v2/security` lists when the system config names none.
+pub const DEFAULT_MODULES: [&str; 4] = ["cb_api_auth", "cb_auth", "cb_ip_auth", "cb_user_auth"];
+
+impl Acct {
+    /// The account database name as Kazoo stores it in `pvt_account_db`.
+    pub fn encoded_db(&self) -> String {
+        self.db().replace('/', "%2F")
+    }
+
+    /// The unencoded month database name of the UTC month holding `unix`.
+    pub fn month_db(&self, unix: i64) -> String {
+        use chrono::Datelike;
+        let at = chrono::DateTime::from_timestamp(unix, 0).unwrap();
+        format!("{}-{:04}{:02}", self.db(), at.year(), at.month())
+    }
+
+    /// `/v2/accounts/{id}/security`.
+    pub fn security(&self) -> String {
+        format!("/v2/accounts/{}/security", self.id)
+    }
+}
+
+impl User {
+    /// `sha1("<username>:<password>")`, for `"method": "sha"`.
+    pub fn sha1(&self) -> String {
+        use sha1::Digest as _;
+        hex::encode(sha1::Sha1::digest(format!(
+            "{}:{}",
+            self.username, self.password
+        )))
+    }
+}
+
+impl TestApp {
+    /// The service's clock, in Unix seconds.
+    pub fn now(&self) -> i64 {
+        self.state.clock.now()
+    }
+
+    /// A new admin user of `acct`, logged in; answers the user and its token.
+    pub async fn admin(&self, acct: &Acct) -> (User, String) {
+        let user = self.user(acct, true).await;
+        let token = self.login(acct, &user).await;
+        (user, token)
+    }
+
+    /// The stored security config document of `acct` (with private fields), if any.
+    pub async fn config_doc(&self, acct: &Acct) -> Option<Value> {
+        self.couch()
+            .get(&acct.db(), "configs_crossbar.auth")
+            .await
+            .unwrap()
+    }
+
+    /// Every live document of a database, read straight from CouchDB; empty when the
+    /// database does not exist.
+    pub async fn all_docs(&self, db: &str) -> Vec<Value> {
+        let base = std::env::var("COUCHDB_URL").unwrap();
+        let url = format!(
+            "{}/{}/_all_docs?include_docs=true",
+            base.trim_end_matches('/'),
+            kazoo_security::store::couch::encode(db)
+        );
+        let response = self.http.get(url).send().await.unwrap();
+        if response.status().as_u16() == 404 {
+            return Vec::new();
+        }
+        let body: Value = response.json().await.unwrap();
+        body["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|row| row.get("doc").cloned())
+            .filter(|doc| !doc["_id"].as_str().unwrap_or("").starts_with("_design/"))
+            .collect()
+    }
+
+    /// The login-attempt documents of `acct` in the month database of `unix`.
+    pub async fn attempts(&self, acct: &Acct, unix: i64) -> Vec<Value> {
+        self.all_docs(&acct.month_db(unix))
+            .await
+            .into_iter()
+            .filter(|doc| doc["pvt_type"] == "login_attempt")
+            .collect()
+    }
+
+    /// A multi-factor provider document in `acct`'s database, written as Kazoo would;
+    /// answers its id.
+    pub async fn provider(&self, acct: &Acct, name: &str) -> String {
+        self.provider_of_type(acct, name, "multi_factor").await
+    }
+
+    /// A provider document of any `pvt_provider_type`; answers its id.
+    pub async fn provider_of_type(&self, acct: &Acct, name: &str, kind: &str) -> String {
+        let id = new_raw_id();
+        let doc = json!({
+            "_id": id, "name": name, "provider_name": "duo", "enabled": true,
+            "settings": {"integration_key": "DIABCDEFGHIJKLMNOPQR",
+                         "secret_key": "deadbeef".repeat(5),
+                         "application_secret_key": "0123456789abcdef0123456789abcdef01234567",
+                         "api_hostname": "api-test.duo.kzsec.test"},
+            "pvt_type": "provider", "pvt_provider_type": kind,
+            "pvt_account_id": acct.id, "pvt_account_db": acct.encoded_db(),
+        });
+        self.couch().put(&acct.db(), &doc).await.unwrap();
+        id
+    }
+
+    /// Makes `acct` a reseller (or not) through its `services` document.
+    pub async fn set_reseller(&self, acct: &Acct, reseller: bool) {
+        self.update_doc("services", &acct.id, |doc| {
+            doc["pvt_reseller"] = json!(reseller)
+        })
+        .await;
+    }
+
+    /// Changes the account-database copy of `acct`'s account document.
+    pub async fn update_account(&self, acct: &Acct, change: impl Fn(&mut Value)) {
+        self.update_doc(&acct.db(), &acct.id, change).await;
+    }
+
+    /// A JSON answer of a request with extra headers and a JSON body.
+    pub async fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Answer {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut all = vec![("Content-Type", "application/json")];
+        all.extend_from_slice(headers);
+        self.send_raw(method, path, &all, body).await
+    }
+
+    /// The `default` section of `system_config/auth`: the signing `kid` and system secret.
+    pub async fn auth_secrets(&self) -> (String, String) {
+        let doc = self
+            .couch()
+            .get("system_config", "auth")
+            .await
+            .unwrap()
+            .expect("setup wrote system_config/auth");
+        let text = |key: &str| doc["default"][key].as_str().unwrap().to_string();
+        (text("system_key"), text("secret_for_user_signature"))
+    }
+}
+
+/// base64url without padding.
+pub fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The header of a JWT, without checking anything.
+pub fn jwt_header(token: &str) -> Value {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// A JWT made by hand: `header` and `claims` as base64url JSON, then `signature` as given.
+pub fn forge_jwt(header: &Value, claims: &Value, signature: &str) -> String {
+    format!(
+        "{}.{}.{signature}",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes())
+    )
+}
+
+/// base64url(HMAC-SHA256(key, message)).
+pub fn hmac_sha256_b64url(key: &[u8], message: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(message);
+    b64url(&mac.finalize().into_bytes())
+}
+
+/// The `identity_sig` a token for `message` must carry (storage.md §10), computed here
+/// independently of the service's code.
+pub fn expected_identity_sig(identity_secret: &str, system_secret: &str, message: &str) -> String {
+    let key = format!("{identity_secret}{system_secret}");
+    hmac_sha256_b64url(key.as_bytes(), message.as_bytes())
+}
+
+/// Whether `text` is 32 lowercase hex characters.
+pub fn is_raw_id(text: &str) -> bool {
+    text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The object keys of a JSON value, sorted.
+pub fn keys_of(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+/// root (reseller) → reseller → middle → leaf, with a logged-in admin of the leaf.
+pub struct Tree {
+    pub root: Acct,
+    pub reseller: Acct,
+    pub middle: Acct,
+    pub leaf: Acct,
+    /// The leaf admin's token.
+    pub token: String,
+}
+
+impl TestApp {
+    /// A fresh [`Tree`].
+    pub async fn tree(&self) -> Tree {
+        let root = self.account(None, true).await;
+        let reseller = self.account(Some(&root), true).await;
+        let middle = self.account(Some(&reseller), false).await;
+        let leaf = self.account(Some(&middle), false).await;
+        let (_, token) = self.admin(&leaf).await;
+        Tree {
+            root,
+            reseller,
+            middle,
+            leaf,
+            token,
+        }
+    }
+}
+
+/// The public part of a stored document: no `_…` or `pvt_…` keys.
+pub fn public(doc: &Value) -> Value {
+    let map = doc.as_object().expect("a document is an object");
+    let public = map
+        .iter()
+        .filter(|(k, _)| !k.starts_with('_') && !k.starts_with("pvt_"))
+        .map(|(k, v)| (k.clone(), v.clone()));
+    Value::Object(public.collect())
+}
+
+/// Asserts a 400 `validation error` with `rule` failing on `path`.
+pub fn assert_validation(answer: &Answer, message: &str, path: &str, rule: &str) {
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert_eq!(answer.body["error"], "400");
+    assert_eq!(answer.body["status"], "error");
+    assert_eq!(answer.body["message"], message, "{}", answer.body);
+    assert!(
+        answer.body["data"][path][rule]["message"].is_string(),
+        "no {rule} on {path}: {}",
+        answer.body
+    );
+}
