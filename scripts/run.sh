@@ -27,8 +27,14 @@ kazoo-security on $base (CouchDB: $COUCHDB_URL)
 Log in as ops@copperline, admin of "Copperline Voice" (credentials = md5 of
 "ops@copperline:Gr4nite-Sparrow-19"):
 
-  curl -s -X PUT $base/v2/user_auth \\
-    -d '{"data": {"credentials": "bd952b3ef7c3deb3a3262798115c405d", "account_name": "Copperline Voice"}}'
+  token=\$(curl -s -X PUT $base/v2/user_auth \\
+    -d '{"data": {"credentials": "bd952b3ef7c3deb3a3262798115c405d", "account_name": "Copperline Voice"}}' \\
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["auth_token"])')
+
+Then read its security config, and the login attempt that login just wrote:
+
+  curl -s -H "X-Auth-Token: \$token" $base/v2/accounts/28504c0453a482f7a2f3e6f8ae598ef4/security
+  curl -s -H "X-Auth-Token: \$token" $base/v2/accounts/28504c0453a482f7a2f3e6f8ae598ef4/security/attempts
 
   account               username          password             priv level
   Lighthouse Telecom    noc.lighthouse    Gr4nite-Sparrow-19   admin (super-duper admin)

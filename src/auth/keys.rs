@@ -123,3 +123,42 @@ fn public_key_of(pem: &[u8]) -> Option<DecodingKey> {
     let e = private.e().to_bytes_be();
     Some(DecodingKey::from_rsa_raw_components(&n, &e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::tokens::{Claims, sign};
+
+    /// A key made the way Kazoo makes them: 2048 bits, public exponent 2049.
+    const KAZOO_KEY: &[u8] = include_bytes!(
+        "../../fixtures/demo/system_auth/95d8183d44c2958404d05801ec9617ba.private_key.pem"
+    );
+
+    #[test]
+    fn kazoo_keys_with_exponent_2049_sign_and_verify() {
+        let key = SigningKey {
+            kid: "95d8183d44c2958404d05801ec9617ba".into(),
+            key: EncodingKey::from_rsa_pem(KAZOO_KEY).unwrap(),
+        };
+        let claims = Claims {
+            iss: "kazoo".into(),
+            account_id: "28504c0453a482f7a2f3e6f8ae598ef4".into(),
+            owner_id: None,
+            method: Some("cb_api_auth".into()),
+            exp: None,
+            iat: Some(1),
+            identity_sig: None,
+        };
+        let token = sign(&key, &claims).unwrap();
+        let public = public_key_of(KAZOO_KEY).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        let decoded = jsonwebtoken::decode::<Claims>(&token, &public, &validation).unwrap();
+        assert_eq!(decoded.claims, claims);
+        assert_eq!(
+            decoded.header.kid.as_deref(),
+            Some("95d8183d44c2958404d05801ec9617ba")
+        );
+    }
+}
