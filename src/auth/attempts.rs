@@ -148,6 +148,7 @@ mod tests {
     #[test]
     fn attempt_documents_redact_secrets_and_use_one_clock_reading() {
         let ctx = LoginContext {
+            multi_factor_response: None,
             request_id: "r1".into(),
             client_ip: "192.0.2.1".parse().unwrap(),
             headers: vec![

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::AuthError;
 use super::attempts::Attempt;
+use super::multi_factor::{SecondFactor, second_factor};
 use super::tokens::{Claims, sign};
 use crate::domain::lockout::LockoutPolicy;
 use crate::domain::merge::{ModuleSettings, token_expiry};
@@ -18,6 +19,8 @@ use crate::store::accounts::Account;
 /// The request facts an attempt records.
 pub struct LoginContext {
     pub request_id: String,
+    /// The client's answer to a second-factor challenge, if it sent one.
+    pub multi_factor_response: Option<String>,
     pub client_ip: IpAddr,
     pub headers: Vec<(String, String)>,
 }
@@ -112,12 +115,28 @@ pub async fn complete_login(
         ));
     }
 
-    if settings.multi_factor["enabled"] == Value::Bool(true) {
-        // LIMITATION: second factors are not verified yet, so a module that requires one
-        // refuses every login (fail closed) instead of issuing a token without it.
-        let message = "multi-factor authentication is required but no provider is available";
-        record(state, ctx, fail(message.into()), &settings).await;
-        return Err(Refusal::Unauthorized(json!({"message": message})));
+    let response = ctx.multi_factor_response.as_deref();
+    let owner = subject.owner_id.as_deref();
+    match second_factor(state, account, owner, &settings.multi_factor, response).await? {
+        SecondFactor::NotRequired => {}
+        SecondFactor::Passed => {
+            let passed = Attempt {
+                auth_type: "multi_factor",
+                success: true,
+                message: "second-factor authentication succeeded".into(),
+                ..fail(String::new())
+            };
+            record(state, ctx, passed, &settings).await;
+        }
+        SecondFactor::Challenge(data) => return Err(Refusal::Unauthorized(data)),
+        SecondFactor::Failed(reason) => {
+            let failed = Attempt {
+                auth_type: "multi_factor",
+                ..fail(reason.clone())
+            };
+            record(state, ctx, failed, &settings).await;
+            return Err(Refusal::Unauthorized(json!({"message": reason})));
+        }
     }
 
     let expiry = token_expiry(settings.token_auth_expiry_s, config.system_token_expiry);

@@ -4,6 +4,7 @@
 //! - `tokens`: RS256 JWTs, signed and verified as Kazoo does.
 //! - `caller`: turns a request's token into a `Caller`, with every check of the spec.
 //! - `login`: what every authenticator does once it has found an account and identity.
+//! - `multi_factor`: the second factor of a login (Duo, TOTP), failing closed.
 //! - `rate_limit`: the token bucket per client IP and account in front of logins.
 //! - `attempts`: login-attempt documents, written when the config asks for them.
 
@@ -11,6 +12,7 @@ pub mod attempts;
 pub mod caller;
 pub mod keys;
 pub mod login;
+pub mod multi_factor;
 pub mod rate_limit;
 pub mod tokens;
 

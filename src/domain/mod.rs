@@ -6,17 +6,23 @@
 //! - `time`: Gregorian and Unix seconds, UTC months.
 //! - `lockout`: when repeated failed logins lock a client IP out.
 //! - `merge`: the effective-config merge and the PATCH merge.
+//! - `providers`: multi-factor provider configurations and their masked secrets.
 //! - `schema`: validation of a security config, with Kazoo's string coercions.
 //! - `permissions`: who may manage an account's security, the multi-factor tree rule.
 //! - `signatures`: identity signatures of tokens.
+//! - `duo`: Duo Web v2 settings, signed challenges and the check of their responses.
+//! - `totp`: RFC 6238 one-time codes: secrets, enrollment URIs, verification once per step.
 //! - `names`: account-name normalisation and E.164 phone numbers.
 
 pub mod cursor;
+pub mod duo;
 pub mod ids;
 pub mod lockout;
 pub mod merge;
 pub mod names;
 pub mod permissions;
+pub mod providers;
 pub mod schema;
 pub mod signatures;
 pub mod time;
+pub mod totp;

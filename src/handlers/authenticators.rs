@@ -168,7 +168,10 @@ async fn finish(
 }
 
 fn login_context(ctx: &Ctx) -> LoginContext {
+    let data = ctx.body_key("data");
+    let response = data.and_then(|d| d.get("multi_factor_response"));
     LoginContext {
+        multi_factor_response: response.and_then(Value::as_str).map(str::to_string),
         request_id: ctx.request_id.clone(),
         client_ip: ctx.client_ip,
         headers: ctx.headers.clone(),

@@ -5,6 +5,7 @@
 pub mod attempts;
 pub mod authenticators;
 pub mod modules;
+pub mod multi_factor;
 pub mod security;
 
 use hyper::Method;
@@ -39,6 +40,34 @@ pub async fn dispatch(state: &AppState, ctx: &mut Ctx, route: &Route) -> Result<
         (Route::Attempt(id, attempt), Method::GET) => {
             attempts::get_attempt(state, ctx, id, attempt).await
         }
+        (Route::Providers(id), Method::GET) => multi_factor::list_providers(state, ctx, id).await,
+        (Route::Providers(id), Method::PUT) => multi_factor::create_provider(state, ctx, id).await,
+        (Route::ProviderAttempts(id), _) => {
+            attempts::list(state, ctx, id, Some("multi_factor")).await
+        }
+        (Route::Provider(id, p), Method::GET) => {
+            multi_factor::get_provider(state, ctx, id, p).await
+        }
+        (Route::Provider(id, p), Method::POST) => {
+            multi_factor::update_provider(state, ctx, id, p, false).await
+        }
+        (Route::Provider(id, p), Method::PATCH) => {
+            multi_factor::update_provider(state, ctx, id, p, true).await
+        }
+        (Route::Provider(id, p), Method::DELETE) => {
+            multi_factor::delete_provider(state, ctx, id, p).await
+        }
+        (Route::SystemProviders, _) => multi_factor::list_system_providers(state, ctx).await,
+        (Route::SystemProvider(p), Method::GET) => {
+            multi_factor::get_system_provider(state, ctx, p).await
+        }
+        (Route::SystemProvider(p), Method::POST) => {
+            multi_factor::update_system_provider(state, ctx, p, false).await
+        }
+        (Route::SystemProvider(p), Method::PATCH) => {
+            multi_factor::update_system_provider(state, ctx, p, true).await
+        }
+        (Route::UserTotp(id, user), _) => multi_factor::enroll_totp(state, ctx, id, user).await,
         (Route::UserAuth, _) => authenticators::user_auth(state, ctx).await,
         (Route::ApiAuth, _) => authenticators::api_auth(state, ctx).await,
         (Route::IpAuth, _) => authenticators::ip_auth(state, ctx).await,

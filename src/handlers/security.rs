@@ -17,7 +17,8 @@ use crate::http::request::Ctx;
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::accounts::Account;
-use crate::store::configs::{CONFIG_DOC_ID, WriteMeta, config_document};
+use crate::store::configs::{CONFIG_DOC_ID, config_document};
+use crate::store::documents::WriteMeta;
 
 /// How often a save re-reads and re-applies after a CouchDB conflict.
 const SAVE_ATTEMPTS: usize = 10;

@@ -21,6 +21,18 @@ pub enum Route {
     IpAuth,
     /// `/v2/auth` (token refresh)
     Refresh,
+    /// `/v2/accounts/{A}/multi_factor`
+    Providers(String),
+    /// `/v2/accounts/{A}/multi_factor/attempts`
+    ProviderAttempts(String),
+    /// `/v2/accounts/{A}/multi_factor/{ID}`
+    Provider(String, String),
+    /// `/v2/multi_factor`
+    SystemProviders,
+    /// `/v2/multi_factor/{ID}`
+    SystemProvider(String),
+    /// `/v2/accounts/{A}/users/{U}/multi_factor/totp`
+    UserTotp(String, String),
 }
 
 impl Route {
@@ -51,6 +63,26 @@ impl Route {
             ["v2", "accounts", account, "security", "attempts", id] => {
                 Ok(Route::Attempt(account.to_string(), id.to_string()))
             }
+            ["v2", "multi_factor"] => Ok(Route::SystemProviders),
+            ["v2", "multi_factor", id] => Ok(Route::SystemProvider(id.to_string())),
+            ["v2", "accounts", account, "multi_factor"] => {
+                Ok(Route::Providers(account.to_string()))
+            }
+            ["v2", "accounts", account, "multi_factor", "attempts"] => {
+                Ok(Route::ProviderAttempts(account.to_string()))
+            }
+            ["v2", "accounts", account, "multi_factor", id] => {
+                Ok(Route::Provider(account.to_string(), id.to_string()))
+            }
+            [
+                "v2",
+                "accounts",
+                account,
+                "users",
+                user,
+                "multi_factor",
+                "totp",
+            ] => Ok(Route::UserTotp(account.to_string(), user.to_string())),
             _ => Err(ApiError::NotFound),
         }
     }
@@ -70,6 +102,11 @@ impl Route {
             }
             Route::Attempts(_) | Route::Attempt(..) => &[Method::GET],
             Route::UserAuth | Route::ApiAuth | Route::IpAuth | Route::Refresh => &[Method::PUT],
+            Route::Providers(_) => &[Method::GET, Method::PUT],
+            Route::ProviderAttempts(_) | Route::SystemProviders => &[Method::GET],
+            Route::Provider(..) => &[Method::GET, Method::POST, Method::PATCH, Method::DELETE],
+            Route::SystemProvider(_) => &[Method::GET, Method::POST, Method::PATCH],
+            Route::UserTotp(..) => &[Method::PUT],
         }
     }
 
@@ -84,6 +121,12 @@ impl Route {
             Route::ApiAuth => "/v2/api_auth",
             Route::IpAuth => "/v2/ip_auth",
             Route::Refresh => "/v2/auth",
+            Route::Providers(_) => "/v2/accounts/{A}/multi_factor",
+            Route::ProviderAttempts(_) => "/v2/accounts/{A}/multi_factor/attempts",
+            Route::Provider(..) => "/v2/accounts/{A}/multi_factor/{ID}",
+            Route::SystemProviders => "/v2/multi_factor",
+            Route::SystemProvider(_) => "/v2/multi_factor/{ID}",
+            Route::UserTotp(..) => "/v2/accounts/{A}/users/{U}/multi_factor/totp",
         }
     }
 }

@@ -5,6 +5,7 @@ use futures::future::try_join_all;
 use serde_json::Value;
 
 use super::accounts::Account;
+use super::documents::{WriteMeta, api_document};
 use super::{Store, StoreError, live};
 use crate::domain::ids::{AccountId, is_raw_id};
 use crate::domain::merge::{builtin_defaults, config_ancestors, merge_layers, modules_layer};
@@ -57,7 +58,7 @@ impl Store {
             return Ok(None);
         }
         let doc = live(self.couch.get(&account.db(), configuration_id).await?);
-        Ok(doc.filter(|d| d["pvt_type"] == "provider" && d["pvt_provider_type"] == "multi_factor"))
+        Ok(doc.filter(super::providers::is_mfa_provider))
     }
 
     /// Loads and merges the hierarchy of `account` in two rounds of parallel reads.
@@ -123,59 +124,13 @@ impl Store {
     }
 }
 
-/// Who wrote a config, for the private fields Kazoo's API saves add.
-pub struct WriteMeta<'a> {
-    pub account: &'a AccountId,
-    pub now_gregorian: i64,
-    pub request_id: &'a str,
-    pub auth_account_id: &'a str,
-    pub auth_user_id: Option<&'a str>,
-}
-
-/// The document to store: `public` as the whole public part, the existing document's
-/// private fields kept, and the private fields of storage.md §7 set.
+/// The document to store for a security config: see `api_document`.
 pub fn config_document(
     existing: Option<&Value>,
     public: &serde_json::Map<String, Value>,
     meta: &WriteMeta<'_>,
 ) -> Value {
-    let mut doc: serde_json::Map<String, Value> = existing
-        .and_then(Value::as_object)
-        .map(|d| {
-            d.iter()
-                .filter(|(k, _)| !crate::domain::merge::is_public_key(k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
-    doc.extend(
-        public
-            .iter()
-            .filter(|(k, _)| k.as_str() != "id")
-            .map(|(k, v)| (k.clone(), v.clone())),
-    );
-    doc.insert("_id".into(), Value::from(CONFIG_DOC_ID));
-    doc.insert("pvt_type".into(), Value::from("account_config"));
-    doc.entry("pvt_vsn").or_insert_with(|| Value::from("1"));
-    doc.insert("pvt_account_id".into(), Value::from(meta.account.as_str()));
-    doc.insert(
-        "pvt_account_db".into(),
-        Value::from(meta.account.encoded_db()),
-    );
-    doc.entry("pvt_created")
-        .or_insert_with(|| Value::from(meta.now_gregorian));
-    doc.insert("pvt_modified".into(), Value::from(meta.now_gregorian));
-    doc.insert("pvt_request_id".into(), Value::from(meta.request_id));
-    doc.insert("pvt_is_authenticated".into(), Value::Bool(true));
-    doc.insert(
-        "pvt_auth_account_id".into(),
-        Value::from(meta.auth_account_id),
-    );
-    match meta.auth_user_id {
-        Some(user) => doc.insert("pvt_auth_user_id".into(), Value::from(user)),
-        None => doc.remove("pvt_auth_user_id"),
-    };
-    Value::Object(doc)
+    api_document(existing, public, CONFIG_DOC_ID, "account_config", meta)
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ pub mod attempts;
 pub mod configs;
 pub mod couch;
 pub mod designs;
+pub mod documents;
 pub mod keys;
+pub mod providers;
 
 pub use couch::{Couch, ViewQuery, ViewRow};
 
