@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::auth::keys::KeyRing;
 use crate::auth::rate_limit::RateLimiter;
+use crate::auth::tokens::Claims;
 use crate::settings::Settings;
+use crate::store::cache::DocCache;
 use crate::store::{Couch, Store, StoreError};
 
 /// The shared state of one running service.
@@ -19,6 +21,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub rate_limiter: RateLimiter,
     pub config_writes: WriteLocks,
+    /// Claims of tokens whose signature has been checked, by the token's SHA-256.
+    pub verified_tokens: DocCache<Claims>,
 }
 
 impl AppState {
@@ -31,10 +35,11 @@ impl AppState {
             &crate::domain::ids::new_raw_id()[..8]
         );
         Ok(Arc::new(AppState {
-            store: Store::new(couch),
+            store: Store::new(couch, settings.cache_ttl),
             keys: KeyRing::new(settings.cache_ttl),
             metrics: Metrics::default(),
             config_writes: WriteLocks::default(),
+            verified_tokens: DocCache::new(settings.cache_ttl),
             rate_limiter: RateLimiter::new(
                 settings.rate_limit_bucket,
                 settings.rate_limit_refill_per_s,

@@ -1,5 +1,7 @@
 //! From a request's token to an authenticated `Caller`, in the order of storage.md §10.
 
+use sha2::{Digest, Sha256};
+
 use super::AuthError;
 use super::tokens::{Claims, verify_signature};
 use crate::domain::ids::AccountId;
@@ -22,8 +24,15 @@ pub struct Authenticated {
 /// the issuing module's switch.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Authenticated, AuthError> {
     let now = state.clock.now();
-    let claims = verify_signature(&state.keys, &state.store, token, now).await?;
     let invalid = |why: &str| AuthError::Invalid(why.to_string());
+    // One RSA verification per distinct token: the verified claims are kept by the token's
+    // hash, and expiry is checked on every use.
+    let hash = hex::encode(Sha256::digest(token.as_bytes()));
+    let verify = || verify_signature(&state.keys, &state.store, token, now);
+    let claims = state.verified_tokens.get_or_load(&hash, verify).await?;
+    if claims.exp.is_some_and(|exp| exp <= now) {
+        return Err(invalid("expired"));
+    }
 
     let account_id =
         AccountId::parse(&claims.account_id).ok_or_else(|| invalid("bad account_id"))?;
@@ -37,7 +46,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Authenticated
         Some(owner) => Some(
             state
                 .store
-                .user(&account_id, owner)
+                .user_cached(&account_id, owner)
                 .await?
                 .ok_or_else(|| invalid("no user"))?,
         ),

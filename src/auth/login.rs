@@ -179,12 +179,11 @@ async fn issue_token(
     expiry: Option<i64>,
 ) -> Result<String, AuthError> {
     let store = &state.store;
-    let db = subject.account.id.db();
-    let identity = subject
-        .owner_id
-        .as_deref()
-        .unwrap_or(subject.account.id.as_str());
-    let identity_secret = store.ensure_signature_secret(&db, identity).await?;
+    let owner = subject.owner_id.as_deref();
+    let identity = owner.unwrap_or(subject.account.id.as_str());
+    let identity_secret = store
+        .ensure_signature_secret(&subject.account.id, owner)
+        .await?;
     let system_secret = state
         .keys
         .system_secret(store)

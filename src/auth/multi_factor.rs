@@ -48,9 +48,15 @@ pub async fn second_factor(
     multi_factor: &Value,
     response: Option<&str>,
 ) -> Result<SecondFactor, AuthError> {
-    let master = state.store.master_account_id().await?;
-    if !applies(multi_factor, account, master.as_deref()) {
+    if multi_factor["enabled"] != Value::Bool(true) {
         return Ok(SecondFactor::NotRequired);
+    }
+    // The master-account lookup can scan every account: only make it when it decides.
+    if !applies(multi_factor, account, None) {
+        let master = state.store.master_account_id().await?;
+        if !applies(multi_factor, account, master.as_deref()) {
+            return Ok(SecondFactor::NotRequired);
+        }
     }
     let fail = |reason: &str| Ok(SecondFactor::Failed(reason.to_string()));
     let Some(provider) = provider_of(state, multi_factor).await? else {

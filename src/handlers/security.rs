@@ -87,6 +87,7 @@ pub async fn delete_config(state: &AppState, ctx: &Ctx, raw_id: &str) -> Result<
         let rev = doc["_rev"].as_str().unwrap_or_default().to_string();
         match state.store.couch.delete(&db, CONFIG_DOC_ID, &rev).await {
             Ok(_) => {
+                state.store.evict_config(account.id.as_str());
                 let mut data = public_part(&doc);
                 data.insert("id".into(), json!(CONFIG_DOC_ID));
                 data.insert("_read_only".into(), json!({"deleted": true}));
@@ -160,7 +161,10 @@ async fn save(
         let public_map = public.as_object().cloned().unwrap_or_default();
         let doc = config_document(existing.as_ref(), &public_map, &meta);
         match state.store.couch.put(&db, &doc).await {
-            Ok(rev) => return Ok(Saved { public, rev }),
+            Ok(rev) => {
+                state.store.evict_config(account.as_str());
+                return Ok(Saved { public, rev });
+            }
             Err(StoreError::Conflict) => continue,
             Err(error) => return Err(error.into()),
         }

@@ -59,7 +59,10 @@ pub struct CredentialMatch {
 impl Store {
     /// The account-database copy of an account, if it exists and is not soft-deleted.
     pub async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
-        let doc = live(self.couch.get(&id.db(), id.as_str()).await?);
+        let cache = &self.cached.accounts;
+        let doc = self
+            .cached_doc(cache, id.as_str(), &id.db(), id.as_str())
+            .await?;
         Ok(doc.map(|doc| Account::from_doc(id.clone(), &doc)))
     }
 
@@ -70,17 +73,22 @@ impl Store {
 
     /// Whether each of `ids` is a reseller, by its live `services` document.
     pub async fn reseller_flags(&self, ids: &[String]) -> Result<Vec<bool>, StoreError> {
-        let reads = ids.iter().map(|id| self.couch.get("services", id));
+        let reads = ids.iter().map(|id| self.services_doc(id));
         let docs = try_join_all(reads).await?;
         Ok(docs
             .into_iter()
-            .map(|doc| live(doc).is_some_and(|d| d["pvt_reseller"] == Value::Bool(true)))
+            .map(|doc| doc.is_some_and(|d| d["pvt_reseller"] == Value::Bool(true)))
             .collect())
+    }
+
+    async fn services_doc(&self, id: &str) -> Result<Option<Value>, StoreError> {
+        self.cached_doc(&self.cached.services, id, "services", id)
+            .await
     }
 
     /// The stored `pvt_reseller_id` of an account's services document, if any.
     pub async fn stored_reseller_id(&self, id: &AccountId) -> Result<Option<String>, StoreError> {
-        let doc = live(self.couch.get("services", id.as_str()).await?);
+        let doc = self.services_doc(id.as_str()).await?;
         Ok(doc.and_then(|d| d["pvt_reseller_id"].as_str().map(str::to_string)))
     }
 
@@ -122,6 +130,22 @@ impl Store {
             return Ok(None);
         }
         let doc = live(self.couch.get(&account.db(), user_id).await?);
+        Ok(doc.filter(|d| d["pvt_type"] == "user"))
+    }
+
+    /// A live user document, through the cache: for checking tokens, not for updates.
+    pub async fn user_cached(
+        &self,
+        account: &AccountId,
+        user_id: &str,
+    ) -> Result<Option<Value>, StoreError> {
+        if !is_raw_id(user_id) {
+            return Ok(None);
+        }
+        let key = format!("{account}/{user_id}");
+        let doc = self
+            .cached_doc(&self.cached.users, &key, &account.db(), user_id)
+            .await?;
         Ok(doc.filter(|d| d["pvt_type"] == "user"))
     }
 
@@ -204,7 +228,13 @@ impl Store {
     /// The `pvt_signature_secret` of a user or account document, creating a random one as a
     /// single-field update when it is missing (re-read and retried on conflict, so a secret
     /// another writer set meanwhile wins).
-    pub async fn ensure_signature_secret(&self, db: &str, id: &str) -> Result<String, StoreError> {
+    pub async fn ensure_signature_secret(
+        &self,
+        account: &AccountId,
+        user: Option<&str>,
+    ) -> Result<String, StoreError> {
+        let db = &account.db();
+        let id = user.unwrap_or(account.as_str());
         for _ in 0..5 {
             let Some(mut doc) = live(self.couch.get(db, id).await?) else {
                 return Err(StoreError::Unexpected(format!(
@@ -220,7 +250,10 @@ impl Store {
             let secret = crate::domain::ids::new_raw_id();
             doc["pvt_signature_secret"] = json!(secret);
             match self.couch.put(db, &doc).await {
-                Ok(_) => return Ok(secret),
+                Ok(_) => {
+                    self.evict_identity(account.as_str(), user);
+                    return Ok(secret);
+                }
                 Err(StoreError::Conflict) => continue,
                 Err(error) => return Err(error),
             }

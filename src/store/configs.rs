@@ -36,13 +36,26 @@ impl Store {
         Ok(live(self.couch.get(&account.db(), CONFIG_DOC_ID).await?))
     }
 
+    /// The same through the cache, for merging.
+    async fn security_config_cached(
+        &self,
+        account: &AccountId,
+    ) -> Result<Option<Value>, StoreError> {
+        let cache = &self.cached.configs;
+        self.cached_doc(cache, account.as_str(), &account.db(), CONFIG_DOC_ID)
+            .await
+    }
+
     /// The `default` section of a `system_config` document (`{}` when absent).
     pub async fn system_config(&self, category: &str) -> Result<Value, StoreError> {
-        let doc = live(self.couch.get("system_config", category).await?);
-        Ok(doc
-            .map(|mut d| d["default"].take())
-            .filter(Value::is_object)
-            .unwrap_or_else(|| Value::Object(Default::default())))
+        let load = || async {
+            let doc = live(self.couch.get("system_config", category).await?);
+            Ok(doc
+                .map(|mut d| d["default"].take())
+                .filter(Value::is_object)
+                .unwrap_or_else(|| Value::Object(Default::default())))
+        };
+        self.cached.system.get_or_load(category, load).await
     }
 
     /// A live multi-factor provider document of an account.
@@ -68,7 +81,7 @@ impl Store {
         let (flags, system, own) = tokio::try_join!(
             self.reseller_flags(&lineage),
             self.system_config("crossbar.auth"),
-            self.security_config(&account.id),
+            self.security_config_cached(&account.id),
         )?;
         let is_reseller = flags.last() == Some(&true);
         let tree_flags = &flags[..account.tree.len()];
@@ -81,7 +94,7 @@ impl Store {
         let reads = ancestors
             .iter()
             .filter_map(|id| AccountId::parse(id))
-            .map(|id| async move { self.security_config(&id).await });
+            .map(|id| async move { self.security_config_cached(&id).await });
         let ancestor_docs = try_join_all(reads).await?;
 
         let mut layers = vec![builtin_defaults(), modules_layer(&system)];

@@ -21,6 +21,8 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'_').remove(b'-').remo
 #[derive(Clone)]
 pub struct Couch {
     http: reqwest::Client,
+    /// Requests sent so far, for tests of the cache's promises and for metrics.
+    requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
     base: String,
     credentials: Option<(String, String)>,
 }
@@ -67,9 +69,15 @@ impl Couch {
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(Couch {
             http,
+            requests: Default::default(),
             base: base.as_str().trim_end_matches('/').to_string(),
             credentials,
         })
+    }
+
+    /// How many requests this client has sent.
+    pub fn request_count(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn url(&self, db: &str, rest: &str) -> String {
@@ -82,6 +90,8 @@ impl Couch {
         url: String,
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), StoreError> {
+        self.requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut request = self.http.request(method, url);
         if let Some((user, pass)) = &self.credentials {
             request = request.basic_auth(user, Some(pass));
@@ -168,6 +178,8 @@ impl Couch {
         name: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let url = self.url(db, &format!("/{}/{}", encode_id(id), encode(name)));
+        self.requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut request = self.http.get(url);
         if let Some((user, pass)) = &self.credentials {
             request = request.basic_auth(user, Some(pass));

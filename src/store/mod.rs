@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod attempts;
+pub mod cache;
 pub mod configs;
 pub mod couch;
 pub mod designs;
@@ -45,17 +46,70 @@ pub fn live(doc: Option<serde_json::Value>) -> Option<serde_json::Value> {
     doc.filter(|d| !is_soft_deleted(d))
 }
 
-/// The service's view of CouchDB: one pooled client plus typed reads of Kazoo's documents.
+/// The service's view of CouchDB: one pooled client, typed reads of Kazoo's documents, and
+/// the cache in front of the reads every request makes.
 #[derive(Clone)]
 pub struct Store {
     /// The raw client, for the few callers that need plain documents.
     pub couch: Couch,
+    cached: std::sync::Arc<Cached>,
+}
+
+/// Documents read on every request, cached for `CONFIG_CACHE_TTL`.
+struct Cached {
+    /// Account-database copies of account documents, by account id.
+    accounts: cache::DocCache<Option<serde_json::Value>>,
+    /// `services` documents, by account id.
+    services: cache::DocCache<Option<serde_json::Value>>,
+    /// Security config documents, by account id.
+    configs: cache::DocCache<Option<serde_json::Value>>,
+    /// User documents, by `account/user`.
+    users: cache::DocCache<Option<serde_json::Value>>,
+    /// `default` sections of `system_config` documents, by id.
+    system: cache::DocCache<serde_json::Value>,
 }
 
 impl Store {
-    /// Wraps a client.
-    pub fn new(couch: Couch) -> Self {
-        Store { couch }
+    /// Wraps a client; cached documents live for `ttl` (zero: no caching).
+    pub fn new(couch: Couch, ttl: std::time::Duration) -> Self {
+        let cached = Cached {
+            accounts: cache::DocCache::new(ttl),
+            services: cache::DocCache::new(ttl),
+            configs: cache::DocCache::new(ttl),
+            users: cache::DocCache::new(ttl),
+            system: cache::DocCache::new(ttl),
+        };
+        Store {
+            couch,
+            cached: std::sync::Arc::new(cached),
+        }
+    }
+
+    /// A live document, through `cache`.
+    async fn cached_doc(
+        &self,
+        cache: &cache::DocCache<Option<serde_json::Value>>,
+        key: &str,
+        db: &str,
+        id: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        cache
+            .get_or_load(key, || async { Ok(live(self.couch.get(db, id).await?)) })
+            .await
+    }
+
+    /// Forgets the cached security config of an account after this service changed it; its
+    /// descendants see the change at once, as they read the same entry.
+    pub fn evict_config(&self, account: &str) {
+        self.cached.configs.evict(account);
+    }
+
+    /// Forgets a cached account or user document after this service changed it.
+    pub fn evict_identity(&self, account: &str, user: Option<&str>) {
+        match user {
+            Some(user) => self.cached.users.evict(&format!("{account}/{user}")),
+            None => self.cached.accounts.evict(account),
+        }
     }
 }
 

@@ -1,0 +1,142 @@
+//! A read-through cache of CouchDB documents with a time-to-live and one load per key at a
+//! time: concurrent misses for the same key wait for the first one's read.
+//!
+//! The time-to-live (`CONFIG_CACHE_TTL`) bounds how stale a document written elsewhere (by
+//! Kazoo, another instance, an operator) can be; writes made through this service evict
+//! their keys at once. A TTL of zero turns caching off.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::OnceCell;
+
+/// Entries kept before expired ones are swept (and, failing that, all are dropped).
+const MAX_ENTRIES: usize = 50_000;
+
+type Slot<V> = (Instant, Arc<OnceCell<V>>);
+
+/// Cached values of one kind, by key.
+pub struct DocCache<V> {
+    ttl: Duration,
+    slots: Mutex<HashMap<String, Slot<V>>>,
+}
+
+impl<V: Clone> DocCache<V> {
+    /// A cache whose entries live for `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        DocCache {
+            ttl,
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The cached value of `key`, or what `load` reads, shared with concurrent callers.
+    /// A failed load is not cached: the next caller tries again.
+    pub async fn get_or_load<E, F>(&self, key: &str, load: impl FnOnce() -> F) -> Result<V, E>
+    where
+        F: Future<Output = Result<V, E>>,
+    {
+        if self.ttl.is_zero() {
+            return load().await;
+        }
+        let cell = {
+            let mut slots = self.slots.lock().expect("cache lock");
+            match slots.get(key) {
+                Some((at, cell)) if at.elapsed() < self.ttl => cell.clone(),
+                _ => {
+                    if slots.len() >= MAX_ENTRIES {
+                        let ttl = self.ttl;
+                        slots.retain(|_, (at, _)| at.elapsed() < ttl);
+                        if slots.len() >= MAX_ENTRIES {
+                            slots.clear();
+                        }
+                    }
+                    let cell = Arc::new(OnceCell::new());
+                    slots.insert(key.to_string(), (Instant::now(), cell.clone()));
+                    cell
+                }
+            }
+        };
+        cell.get_or_try_init(load).await.cloned()
+    }
+
+    /// Forgets `key`, so that the next read goes to CouchDB.
+    pub fn evict(&self, key: &str) {
+        self.slots.lock().expect("cache lock").remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn concurrent_misses_load_once() {
+        let cache = Arc::new(DocCache::<u32>::new(Duration::from_secs(60)));
+        let loads = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let (cache, loads) = (cache.clone(), loads.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_or_load("k", || async {
+                            loads.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            Ok::<_, ()>(7)
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), Ok(7));
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn eviction_and_a_zero_ttl_read_again() {
+        let cache = DocCache::<u32>::new(Duration::from_secs(60));
+        assert_eq!(
+            cache.get_or_load("k", || async { Ok::<_, ()>(1) }).await,
+            Ok(1)
+        );
+        assert_eq!(
+            cache.get_or_load("k", || async { Ok::<_, ()>(2) }).await,
+            Ok(1)
+        );
+        cache.evict("k");
+        assert_eq!(
+            cache.get_or_load("k", || async { Ok::<_, ()>(3) }).await,
+            Ok(3)
+        );
+
+        let off = DocCache::<u32>::new(Duration::ZERO);
+        assert_eq!(
+            off.get_or_load("k", || async { Ok::<_, ()>(1) }).await,
+            Ok(1)
+        );
+        assert_eq!(
+            off.get_or_load("k", || async { Ok::<_, ()>(2) }).await,
+            Ok(2)
+        );
+    }
+
+    #[tokio::test]
+    async fn failed_loads_are_not_cached() {
+        let cache = DocCache::<u32>::new(Duration::from_secs(60));
+        assert_eq!(
+            cache
+                .get_or_load("k", || async { Err::<u32, _>("down") })
+                .await,
+            Err("down")
+        );
+        assert_eq!(
+            cache.get_or_load("k", || async { Ok::<_, &str>(5) }).await,
+            Ok(5)
+        );
+    }
+}
