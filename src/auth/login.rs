@@ -181,9 +181,21 @@ async fn issue_token(
     let store = &state.store;
     let owner = subject.owner_id.as_deref();
     let identity = owner.unwrap_or(subject.account.id.as_str());
-    let identity_secret = store
-        .ensure_signature_secret(&subject.account.id, owner)
-        .await?;
+    let known = match owner {
+        Some(user) => store
+            .user_cached(&subject.account.id, user)
+            .await?
+            .and_then(|u| u["pvt_signature_secret"].as_str().map(str::to_string)),
+        None => subject.account.signature_secret.clone(),
+    };
+    let identity_secret = match known.filter(|s| !s.is_empty()) {
+        Some(secret) => secret,
+        None => {
+            store
+                .ensure_signature_secret(&subject.account.id, owner)
+                .await?
+        }
+    };
     let system_secret = state
         .keys
         .system_secret(store)
