@@ -35,7 +35,7 @@ pub async fn list_providers(state: &AppState, ctx: &Ctx, raw_id: &str) -> Result
 pub async fn create_provider(state: &AppState, ctx: &Ctx, raw_id: &str) -> Result<Reply, ApiError> {
     let who = caller(state, ctx).await?;
     let account = managed_account(state, &who, raw_id).await?;
-    let mut public = request_public(ctx)?;
+    let mut public = ctx.public_data()?;
     validate(&mut public)?;
 
     let id = new_raw_id();
@@ -73,7 +73,7 @@ pub async fn update_provider(
 ) -> Result<Reply, ApiError> {
     let who = caller(state, ctx).await?;
     let account = managed_account(state, &who, raw_id).await?;
-    let request = request_public(ctx)?;
+    let request = ctx.public_data()?;
     for _ in 0..SAVE_ATTEMPTS {
         let existing = load(state, &account.id, id).await?;
         let stored = Value::Object(public_part(&existing));
@@ -149,7 +149,7 @@ pub async fn update_system_provider(
     merge: bool,
 ) -> Result<Reply, ApiError> {
     superduper(state, ctx).await?;
-    let request = request_public(ctx)?;
+    let request = ctx.public_data()?;
     for _ in 0..SAVE_ATTEMPTS {
         let existing = state.store.system_provider(id).await?;
         let existing = existing.ok_or_else(|| ApiError::BadIdentifier(id.to_string()))?;
@@ -264,16 +264,6 @@ async fn load(state: &AppState, account: &AccountId, id: &str) -> Result<Value, 
         .provider(account.as_str(), id)
         .await?
         .ok_or_else(|| ApiError::BadIdentifier(id.to_string()))
-}
-
-fn request_public(ctx: &Ctx) -> Result<Value, ApiError> {
-    let data = ctx.data()?;
-    let public: Map<String, Value> = data
-        .iter()
-        .filter(|(k, _)| is_public_key(k) && k.as_str() != "id")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    Ok(Value::Object(public))
 }
 
 fn validate(public: &mut Value) -> Result<(), ApiError> {

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::{caller, managed_account};
 use crate::auth::caller::Authenticated;
 use crate::domain::ids::AccountId;
-use crate::domain::merge::{is_public_key, patch, public_part};
+use crate::domain::merge::{patch, public_part};
 use crate::domain::permissions::may_reference_provider;
 use crate::domain::schema::{ValidationErrors, add_error, validate_security_config};
 use crate::domain::time::to_gregorian;
@@ -49,7 +49,7 @@ pub async fn get_config(state: &AppState, ctx: &Ctx, raw_id: &str) -> Result<Rep
 pub async fn replace_config(state: &AppState, ctx: &Ctx, raw_id: &str) -> Result<Reply, ApiError> {
     let who = caller(state, ctx).await?;
     let account = managed_account(state, &who, raw_id).await?;
-    let mut public = request_config(ctx)?;
+    let mut public = ctx.public_data()?;
     validate(&mut public)?;
 
     let saved = save(state, ctx, &who, &account.id, |_| Ok(public.clone())).await?;
@@ -60,7 +60,7 @@ pub async fn replace_config(state: &AppState, ctx: &Ctx, raw_id: &str) -> Result
 pub async fn patch_config(state: &AppState, ctx: &Ctx, raw_id: &str) -> Result<Reply, ApiError> {
     let who = caller(state, ctx).await?;
     let account = managed_account(state, &who, raw_id).await?;
-    let changes = request_config(ctx)?;
+    let changes = ctx.public_data()?;
 
     let saved = save(state, ctx, &who, &account.id, |stored| {
         let mut merged = patch(&Value::Object(stored), &changes);
@@ -106,17 +106,6 @@ async fn back_off(attempt: usize) {
     let ceiling_ms = 10 * (1u64 << attempt.min(6));
     let pause = rand::random::<u64>() % ceiling_ms;
     tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-}
-
-/// The request's `data` without private keys, ready to validate.
-fn request_config(ctx: &Ctx) -> Result<Value, ApiError> {
-    let data = ctx.data()?;
-    let public: Map<String, Value> = data
-        .iter()
-        .filter(|(k, _)| is_public_key(k) && k.as_str() != "id")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    Ok(Value::Object(public))
 }
 
 fn validate(config: &mut Value) -> Result<(), ApiError> {

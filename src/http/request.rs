@@ -40,6 +40,12 @@ impl Ctx {
         }
     }
 
+    /// The body's `data` without `_…`, `pvt_…` or `id` keys: what a client may store.
+    pub fn public_data(&self) -> Result<Value, ApiError> {
+        let data = Value::Object(self.data()?.clone());
+        Ok(Value::Object(crate::domain::merge::public_part(&data)))
+    }
+
     /// A top-level body key (lower-cased name).
     pub fn body_key(&self, key: &str) -> Option<&Value> {
         self.body.as_ref().and_then(|b| b.get(key))

@@ -90,6 +90,19 @@ impl Couch {
         url: String,
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), StoreError> {
+        let (status, bytes) = self.send_raw(method, url, body).await?;
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ))
+    }
+
+    async fn send_raw(
+        &self,
+        method: Method,
+        url: String,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, bytes::Bytes), StoreError> {
         self.requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut request = self.http.request(method, url);
@@ -99,17 +112,10 @@ impl Couch {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let unavailable = |e: reqwest::Error| StoreError::Unavailable(e.to_string());
+        let response = request.send().await.map_err(unavailable)?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Ok((status, value))
+        Ok((status, response.bytes().await.map_err(unavailable)?))
     }
 
     /// Answers whether CouchDB is reachable at all.
@@ -178,21 +184,7 @@ impl Couch {
         name: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let url = self.url(db, &format!("/{}/{}", encode_id(id), encode(name)));
-        self.requests
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut request = self.http.get(url);
-        if let Some((user, pass)) = &self.credentials {
-            request = request.basic_auth(user, Some(pass));
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let (status, bytes) = self.send_raw(Method::GET, url, None).await?;
         match status {
             StatusCode::NOT_FOUND => Ok(None),
             s if s.is_success() => Ok(Some(bytes.to_vec())),
