@@ -28,8 +28,9 @@ done
 export COUCHDB_URL="http://127.0.0.1:$port"
 echo "test.sh: COUCHDB_URL=$COUCHDB_URL" >&2
 
+# Lint first, so that the run ends with the test summary.
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
 cargo build
 "${CARGO_TARGET_DIR:-target}/debug/kazoo-security" setup
 cargo test --all-targets -- --test-threads=8
-cargo fmt --all -- --check
-cargo clippy --all-targets -- -D warnings

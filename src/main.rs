@@ -71,8 +71,10 @@ fn init_tracing(json: bool) -> anyhow::Result<()> {
         EnvFilter::try_new(&text)
             .with_context(|| format!("RUST_LOG: not a valid filter: {text:?}"))?;
     }
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if json {
         builder.json().flatten_event(true).init();

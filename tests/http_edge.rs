@@ -342,3 +342,71 @@ async fn x_forwarded_for_counts_only_from_a_trusted_proxy() {
         answer.body
     );
 }
+
+#[tokio::test]
+async fn long_targets_and_non_object_data_get_clear_envelopes() {
+    let app = TestApp::spawn().await;
+    let long = format!("/v2/accounts/{}/security", "a".repeat(20_000));
+    let answer = app.send("GET", &long, None, None).await;
+    assert_eq!(answer.status, 414);
+    assert_eq!(answer.body["message"], "request_uri_too_long");
+
+    let acct = app.account(None, true).await;
+    let token = app.api_token(&acct).await;
+    let answer = app
+        .send(
+            "POST",
+            &acct.security(),
+            Some(&token),
+            Some(serde_json::json!({"data": 5})),
+        )
+        .await;
+    assert_eq!(answer.status, 400);
+    assert!(
+        answer.body["data"]["data"]["type"].is_object(),
+        "{}",
+        answer.body
+    );
+}
+
+#[tokio::test]
+async fn the_method_override_header_is_honoured_on_post() {
+    let app = TestApp::spawn().await;
+    let acct = app.account(None, true).await;
+    let token = app.api_token(&acct).await;
+    app.store_config(&acct, serde_json::json!({"auth_modules": {}}))
+        .await;
+    let headers = [
+        ("x-auth-token", token.as_str()),
+        ("x-http-method-override", "DELETE"),
+    ];
+    let answer = app.send_raw("POST", &acct.security(), &headers, "").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["data"]["_read_only"]["deleted"], true);
+    assert!(
+        app.couch()
+            .get(&acct.db(), "configs_crossbar.auth")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_action_may_come_beside_or_inside_data() {
+    let app = TestApp::spawn().await;
+    let acct = app.account(None, true).await;
+    let token = app.api_token(&acct).await;
+    for body in [
+        json!({"data": {}, "action": "refresh_token"}),
+        json!({"data": {"action": "refresh_token"}}),
+    ] {
+        let answer = app.send("PUT", "/v2/auth", Some(&token), Some(body)).await;
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        assert_eq!(answer.body["data"]["method"], "cb_auth");
+    }
+    let answer = app
+        .send("PUT", "/v2/auth", Some(&token), Some(json!({"data": {}})))
+        .await;
+    assert_eq!(answer.status, 400);
+}

@@ -128,13 +128,22 @@ impl ModuleSettings {
         let entry = &effective["auth_modules"][module];
         ModuleSettings {
             enabled: entry["enabled"] == Value::Bool(true),
-            token_auth_expiry_s: entry["token_auth_expiry_s"].as_i64(),
+            token_auth_expiry_s: whole_number(&entry["token_auth_expiry_s"]),
             log_failed_attempts: entry["log_failed_attempts"] == Value::Bool(true),
             log_successful_attempts: entry["log_successful_attempts"] == Value::Bool(true),
             multi_factor: entry["multi_factor"].clone(),
             lockout: entry["lockout"].clone(),
         }
     }
+}
+
+/// An integer, also when JSON wrote it as a float with no fraction (`1e4`).
+fn whole_number(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        let float = value.as_f64()?;
+        let whole = float.fract() == 0.0 && float.abs() < 9.0e15;
+        whole.then_some(float as i64)
+    })
 }
 
 /// Token lifetime: the module's expiry if positive, else the system's if positive, else none.
@@ -245,6 +254,20 @@ mod tests {
         );
         assert_eq!(out["auth_modules"]["cb_api_auth"]["enabled"], false);
         assert_eq!(out["x"], 1);
+    }
+
+    #[test]
+    fn expiries_written_as_whole_floats_count() {
+        let config = json!({"auth_modules": {"cb_auth": {"token_auth_expiry_s": 1e4}}});
+        assert_eq!(
+            ModuleSettings::of(&config, "cb_auth").token_auth_expiry_s,
+            Some(10_000)
+        );
+        let config = json!({"auth_modules": {"cb_auth": {"token_auth_expiry_s": 1.5}}});
+        assert_eq!(
+            ModuleSettings::of(&config, "cb_auth").token_auth_expiry_s,
+            None
+        );
     }
 
     #[test]

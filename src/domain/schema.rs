@@ -39,7 +39,8 @@ pub static SECURITY_CONFIG_SCHEMA: LazyLock<Value> = LazyLock::new(|| {
                 "type": "object",
                 "properties": {
                     "enabled": {"type": "boolean"},
-                    "token_auth_expiry_s": {"type": "integer"},
+                    // Larger values would be stored and then ignored at login.
+                    "token_auth_expiry_s": {"type": "integer", "maximum": 2_147_483_647},
                     "log_failed_attempts": {"type": "boolean"},
                     "log_successful_attempts": {"type": "boolean"},
                     "lockout": {
@@ -139,6 +140,13 @@ fn describe(
                 json!({"message": message, "target": limit, "value": value}),
             )
         }
+        ValidationErrorKind::Maximum { limit } => {
+            let message = format!("Value must be at most {limit}");
+            (
+                "maximum",
+                json!({"message": message, "target": limit, "value": value}),
+            )
+        }
         ValidationErrorKind::Enum { options } => {
             let message = "Value not found in enumerated list of values";
             (
@@ -223,6 +231,19 @@ mod tests {
             json!({"message": "Value did not match type(s): boolean",
                    "target": "boolean", "value": "yes"})
         );
+    }
+
+    #[test]
+    fn expiries_too_large_to_honour_are_refused() {
+        let errors = errors_of(json!({"auth_modules": {"cb_user_auth":
+            {"token_auth_expiry_s": 1e30}}}));
+        assert!(
+            errors["auth_modules.cb_user_auth.token_auth_expiry_s"].is_object(),
+            "{errors}"
+        );
+        let errors = errors_of(json!({"auth_modules": {"cb_user_auth":
+            {"token_auth_expiry_s": 99_999_999_999i64}}}));
+        assert!(errors["auth_modules.cb_user_auth.token_auth_expiry_s"]["maximum"].is_object());
     }
 
     #[test]

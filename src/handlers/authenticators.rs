@@ -136,7 +136,8 @@ pub async fn ip_auth(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
 pub async fn refresh(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
     limit(state, ctx, "refresh")?;
     let who = caller(state, ctx).await?;
-    match ctx.body_key("action").and_then(Value::as_str) {
+    let in_data = ctx.body_key("data").and_then(|d| d.get("action"));
+    match ctx.body_key("action").or(in_data).and_then(Value::as_str) {
         Some("refresh_token") => {}
         _ => return Err(enum_error("action", &["refresh_token"])),
     }

@@ -35,6 +35,8 @@ pub enum ApiError {
     },
     #[error("request body too large")]
     PayloadTooLarge,
+    #[error("request target too long")]
+    UriTooLong,
     #[error("account is locked")]
     Locked(Value),
     #[error("too many requests")]
@@ -113,6 +115,11 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "request_entity_too_large",
                 json!({"message": "the request body is larger than 1 MiB"}),
+            ),
+            ApiError::UriTooLong => (
+                StatusCode::URI_TOO_LONG,
+                "request_uri_too_long",
+                json!({"message": "the request target is longer than 8 KiB"}),
             ),
             ApiError::Locked(data) => (StatusCode::LOCKED, "locked", data.clone()),
             ApiError::TooManyRequests => (

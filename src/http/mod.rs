@@ -32,6 +32,9 @@ use error::ApiError;
 use request::{Ctx, MAX_BODY_BYTES};
 use router::Route;
 
+/// The longest request target answered with more than a 414.
+const MAX_URI_BYTES: usize = 8 * 1024;
+
 const ALLOW_HEADERS: &str = "Content-Type, Depth, User-Agent, X-HTTP-Method-Override, \
     X-File-Size, X-Requested-With, If-Modified-Since, X-File-Name, Cache-Control, \
     X-Auth-Token, X-Kazoo-Cluster-ID, If-Match";
@@ -49,7 +52,7 @@ pub async fn serve(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(10))
-        .max_buf_size(64 * 1024);
+        .max_buf_size(256 * 1024);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -154,6 +157,9 @@ async fn answer(
         query,
         body: None,
     };
+    if parts.uri.to_string().len() > MAX_URI_BYTES {
+        return (ctx, Err(ApiError::UriTooLong));
+    }
     let route = match route {
         Ok(route) => route,
         Err(error) => return (ctx, Err(error)),
@@ -177,7 +183,8 @@ async fn answer(
         Ok(body) => ctx.body = body,
         Err(error) => return (ctx, Err(error)),
     }
-    ctx.method = request::effective_method(&parts.method, &ctx.query, ctx.body.as_ref());
+    ctx.method =
+        request::effective_method(&parts.method, &parts.headers, &ctx.query, ctx.body.as_ref());
     ctx.token = request::find_token(&parts.headers, &ctx.query, ctx.body.as_ref());
     if !route.methods().contains(&ctx.method) {
         return (ctx, Err(ApiError::MethodNotAllowed));

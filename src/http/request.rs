@@ -36,7 +36,12 @@ impl Ctx {
     pub fn data(&self) -> Result<&Map<String, Value>, ApiError> {
         match self.body.as_ref().and_then(|b| b.get("data")) {
             Some(Value::Object(data)) => Ok(data),
-            _ => Err(ApiError::MissingData),
+            None | Some(Value::Null) => Err(ApiError::MissingData),
+            Some(_) => Err(ApiError::invalid(
+                "data",
+                "type",
+                "Value did not match type(s): object",
+            )),
         }
     }
 
@@ -96,18 +101,22 @@ pub fn parse_body(bytes: &Bytes) -> Result<Option<Map<String, Value>>, ApiError>
     }
 }
 
-/// The method after Crossbar's `verb` override, which only a POST may use.
+/// The method after Crossbar's overrides (`X-HTTP-Method-Override`, then a `verb` in the
+/// body or query), which only a POST may use.
 pub fn effective_method(
     method: &Method,
+    headers: &HeaderMap,
     query: &HashMap<String, String>,
     body: Option<&Map<String, Value>>,
 ) -> Method {
     if method != Method::POST {
         return method.clone();
     }
-    let verb = body
-        .and_then(|b| b.get("verb"))
-        .and_then(Value::as_str)
+    let header = headers
+        .get("x-http-method-override")
+        .and_then(|v| v.to_str().ok());
+    let verb = header
+        .or_else(|| body.and_then(|b| b.get("verb")).and_then(Value::as_str))
         .or_else(|| query.get("verb").map(String::as_str));
     match verb.map(str::to_ascii_uppercase).as_deref() {
         Some("PUT") => Method::PUT,
@@ -240,7 +249,19 @@ mod tests {
     fn only_post_can_be_overridden_by_verb() {
         let mut query = HashMap::new();
         query.insert("verb".to_string(), "patch".to_string());
-        assert_eq!(effective_method(&Method::POST, &query, None), Method::PATCH);
-        assert_eq!(effective_method(&Method::GET, &query, None), Method::GET);
+        let none = HeaderMap::new();
+        assert_eq!(
+            effective_method(&Method::POST, &none, &query, None),
+            Method::PATCH
+        );
+        assert_eq!(
+            effective_method(&Method::GET, &none, &query, None),
+            Method::GET
+        );
+        let delete = headers(&[("x-http-method-override", "DELETE")]);
+        assert_eq!(
+            effective_method(&Method::POST, &delete, &query, None),
+            Method::DELETE
+        );
     }
 }
