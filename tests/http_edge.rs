@@ -344,7 +344,7 @@ async fn x_forwarded_for_counts_only_from_a_trusted_proxy() {
 }
 
 #[tokio::test]
-async fn long_targets_and_non_object_data_get_clear_envelopes() {
+async fn long_targets_and_non_object_data_get_envelopes() {
     let app = TestApp::spawn().await;
     let long = format!("/v2/accounts/{}/security", "a".repeat(20_000));
     let answer = app.send("GET", &long, None, None).await;
@@ -363,7 +363,7 @@ async fn long_targets_and_non_object_data_get_clear_envelopes() {
         .await;
     assert_eq!(answer.status, 400);
     assert!(
-        answer.body["data"]["data"]["type"].is_object(),
+        answer.body["data"]["data"]["required"].is_object(),
         "{}",
         answer.body
     );

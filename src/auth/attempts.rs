@@ -137,6 +137,7 @@ async fn save(
         )));
     }
     couch.create_db(db).await?;
+    state.store.evict_database(db);
     couch.install_design(db, &MONTH_AUTH).await?;
     couch.put(db, doc).await.map(|_| ())
 }

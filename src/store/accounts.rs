@@ -1,6 +1,5 @@
 //! Accounts, users, reseller status and the lookups that find an account from a login.
 
-use futures::future::try_join_all;
 use serde_json::{Value, json};
 
 use super::designs::{ACCOUNT_USERS, ACCOUNTS};
@@ -73,12 +72,14 @@ impl Store {
 
     /// Whether each of `ids` is a reseller, by its live `services` document.
     pub async fn reseller_flags(&self, ids: &[String]) -> Result<Vec<bool>, StoreError> {
-        let reads = ids.iter().map(|id| self.services_doc(id));
-        let docs = try_join_all(reads).await?;
-        Ok(docs
-            .into_iter()
-            .map(|doc| doc.is_some_and(|d| d["pvt_reseller"] == Value::Bool(true)))
-            .collect())
+        let load = || async {
+            let docs = self.couch.get_many("services", ids).await?;
+            Ok(docs
+                .into_iter()
+                .map(|doc| live(doc).is_some_and(|d| d["pvt_reseller"] == Value::Bool(true)))
+                .collect())
+        };
+        self.cached.lineages.get_or_load(&ids.join(","), load).await
     }
 
     async fn services_doc(&self, id: &str) -> Result<Option<Value>, StoreError> {
@@ -150,17 +151,24 @@ impl Store {
     }
 
     /// Account ids whose `listing_by_*` view has `key`, in view order.
+    /// Cached within the TTL: a renamed or new account is found by its new name that late.
     pub async fn accounts_by(&self, view: &str, key: &str) -> Result<Vec<String>, StoreError> {
-        let query = ViewQuery {
-            key: Some(json!(key)),
-            ..Default::default()
+        let load = || async {
+            let query = ViewQuery {
+                key: Some(json!(key)),
+                ..Default::default()
+            };
+            let rows = self.couch.view("accounts", &ACCOUNTS, view, &query).await?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|row| row.value["account_id"].as_str().map(str::to_string))
+                .filter(|id| is_raw_id(id))
+                .collect())
         };
-        let rows = self.couch.view("accounts", &ACCOUNTS, view, &query).await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|row| row.value["account_id"].as_str().map(str::to_string))
-            .filter(|id| is_raw_id(id))
-            .collect())
+        self.cached
+            .lookups
+            .get_or_load(&format!("{view}/{key}"), load)
+            .await
     }
 
     /// The first `(account_id, owner_id)` registered for a client IP.

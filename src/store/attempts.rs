@@ -68,7 +68,7 @@ impl Store {
                 }
             }
             let db = query.account.month_db(year, month);
-            if !self.couch.db_exists(&db).await? {
+            if !self.db_exists(&db).await? {
                 continue;
             }
             let resume = query
@@ -131,11 +131,20 @@ impl Store {
         };
         // The key the next batch starts at, and how many rows of that key were passed.
         let mut at = (resume.as_ref().map_or(first, |c| c.timestamp), 0usize);
+        let mut passed_cursor = resume.as_ref().is_none_or(|c| c.doc_id.is_none());
         loop {
+            // Unfiltered and past the cursor, a page needs only its rows and one to peek at;
+            // before the cursor, or filtered, rows may be passed over, so read more at once.
+            let wanted = limit.saturating_sub(rows.len()).saturating_add(1);
+            let batch_size = if query.filters.is_empty() && passed_cursor {
+                wanted.min(BATCH)
+            } else {
+                BATCH
+            };
             let view_query = ViewQuery {
                 start_key: Some(key(at.0)),
                 end_key: Some(key(last)),
-                limit: Some(BATCH),
+                limit: Some(batch_size),
                 skip: (at.1 > 0).then_some(at.1),
                 descending: !query.ascending,
                 ..Default::default()
@@ -151,6 +160,7 @@ impl Store {
                 if before_cursor(timestamp, &row.id) {
                     continue;
                 }
+                passed_cursor = true;
                 let summary = summary(&row.id, &row.value);
                 if !query
                     .filters
@@ -167,7 +177,7 @@ impl Store {
                 }
                 rows.push(summary);
             }
-            if batch.len() < BATCH {
+            if batch.len() < batch_size {
                 return Ok(None);
             }
         }
@@ -181,7 +191,7 @@ impl Store {
         id: &str,
     ) -> Result<Option<Value>, StoreError> {
         let db = account.month_db(year, month);
-        if !self.couch.db_exists(&db).await? {
+        if !self.db_exists(&db).await? {
             return Ok(None);
         }
         let doc = live(self.couch.get(&db, id).await?);
@@ -206,7 +216,7 @@ impl Store {
         let mut times = Vec::new();
         for (year, month) in months_between(from, to, true) {
             let db = account.month_db(year, month);
-            if !self.couch.db_exists(&db).await? {
+            if !self.db_exists(&db).await? {
                 continue;
             }
             let query = ViewQuery {

@@ -154,6 +154,33 @@ impl Couch {
         }
     }
 
+    /// Reads several documents of one database in one request (`_all_docs` with `keys`);
+    /// each answer is `None` when missing or deleted.
+    pub async fn get_many(
+        &self,
+        db: &str,
+        ids: &[String],
+    ) -> Result<Vec<Option<Value>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let url = self.url(db, "/_all_docs?include_docs=true");
+        let body = serde_json::json!({ "keys": ids });
+        let (status, answer) = self.send(Method::POST, url, Some(&body)).await?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(vec![None; ids.len()]);
+        }
+        let answer = check(status, &answer)?;
+        let rows = answer["rows"].as_array().cloned().unwrap_or_default();
+        Ok(ids
+            .iter()
+            .map(|id| {
+                let row = rows.iter().find(|r| r["key"] == id.as_str())?;
+                row.get("doc").filter(|d| d.is_object()).cloned()
+            })
+            .collect())
+    }
+
     /// Writes a document (its `_id` and, for an update, `_rev` are in the body).
     /// Returns the new revision; a stale revision is `StoreError::Conflict`.
     pub async fn put(&self, db: &str, doc: &Value) -> Result<String, StoreError> {

@@ -67,6 +67,12 @@ struct Cached {
     users: cache::DocCache<Option<serde_json::Value>>,
     /// `default` sections of `system_config` documents, by id.
     system: cache::DocCache<serde_json::Value>,
+    /// Reseller flags of a lineage (account ids joined by commas), read in one request.
+    lineages: cache::DocCache<Vec<bool>>,
+    /// Account ids found by a `listing_by_*` view, by view and key.
+    lookups: cache::DocCache<Vec<String>>,
+    /// Whether a database exists, by name.
+    databases: cache::DocCache<bool>,
 }
 
 impl Store {
@@ -78,6 +84,9 @@ impl Store {
             configs: cache::DocCache::new(ttl),
             users: cache::DocCache::new(ttl),
             system: cache::DocCache::new(ttl),
+            lineages: cache::DocCache::new(ttl),
+            lookups: cache::DocCache::new(ttl),
+            databases: cache::DocCache::new(ttl),
         };
         Store {
             couch,
@@ -102,6 +111,20 @@ impl Store {
     /// descendants see the change at once, as they read the same entry.
     pub fn evict_config(&self, account: &str) {
         self.cached.configs.evict(account);
+    }
+
+    /// Whether a database exists, through the cache (databases are never deleted here; one
+    /// created elsewhere is seen within the TTL, one created here at once).
+    pub async fn db_exists(&self, db: &str) -> Result<bool, StoreError> {
+        self.cached
+            .databases
+            .get_or_load(db, || self.couch.db_exists(db))
+            .await
+    }
+
+    /// Records that this service created a database.
+    pub fn evict_database(&self, db: &str) {
+        self.cached.databases.evict(db);
     }
 
     /// Forgets a cached account or user document after this service changed it.
