@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 use super::StoreError;
 use super::designs::DesignDoc;
 
+/// CouchDB requests one instance keeps in flight at most.
+const MAX_IN_FLIGHT: usize = 64;
+
 /// Characters left unencoded in a database name or document id inside a URL path.
 const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'_').remove(b'-').remove(b'.');
 
@@ -23,6 +26,9 @@ pub struct Couch {
     http: reqwest::Client,
     /// Requests sent so far, for tests of the cache's promises and for metrics.
     requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Bounds the requests in flight, so that a burst of clients cannot open thousands of
+    /// connections to CouchDB; the rest wait their turn (within the request timeout).
+    in_flight: std::sync::Arc<tokio::sync::Semaphore>,
     base: String,
     credentials: Option<(String, String)>,
 }
@@ -70,6 +76,7 @@ impl Couch {
         Ok(Couch {
             http,
             requests: Default::default(),
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
             base: base.as_str().trim_end_matches('/').to_string(),
             credentials,
         })
@@ -105,6 +112,8 @@ impl Couch {
     ) -> Result<(StatusCode, bytes::Bytes), StoreError> {
         self.requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let closed = |_| StoreError::Unavailable("the CouchDB client is closed".into());
+        let _permit = self.in_flight.acquire().await.map_err(closed)?;
         let mut request = self.http.request(method, url);
         if let Some((user, pass)) = &self.credentials {
             request = request.basic_auth(user, Some(pass));
