@@ -13,12 +13,14 @@ use hyper::Method;
 use crate::auth::caller::{Authenticated, authenticate};
 use crate::domain::ids::AccountId;
 use crate::domain::permissions::may_manage_account;
+use crate::domain::time::to_gregorian;
 use crate::http::envelope::Reply;
 use crate::http::error::ApiError;
 use crate::http::request::Ctx;
 use crate::http::router::Route;
 use crate::state::AppState;
 use crate::store::accounts::Account;
+use crate::store::documents::WriteMeta;
 
 /// Sends a routed request to its handler.
 pub async fn dispatch(state: &AppState, ctx: &mut Ctx, route: &Route) -> Result<Reply, ApiError> {
@@ -80,6 +82,22 @@ pub async fn dispatch(state: &AppState, ctx: &mut Ctx, route: &Route) -> Result<
 pub async fn caller(state: &AppState, ctx: &Ctx) -> Result<Authenticated, ApiError> {
     let token = ctx.token.as_deref().ok_or(ApiError::Unauthorized)?;
     Ok(authenticate(state, token).await?)
+}
+
+/// Who is writing, for the private fields of a document saved for a client.
+pub fn write_meta<'a>(
+    state: &AppState,
+    ctx: &'a Ctx,
+    who: &'a Authenticated,
+    account: &'a AccountId,
+) -> WriteMeta<'a> {
+    WriteMeta {
+        account,
+        now_gregorian: to_gregorian(state.clock.now()),
+        request_id: &ctx.request_id,
+        auth_account_id: &who.caller.account_id,
+        auth_user_id: who.caller.owner_id.as_deref(),
+    }
 }
 
 /// The account named in the path, if it exists and `who` may manage its security.

@@ -4,7 +4,7 @@
 use hyper::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::{caller, managed_account};
+use super::{caller, managed_account, write_meta};
 use crate::auth::caller::Authenticated;
 use crate::auth::multi_factor::totp_settings_for;
 use crate::domain::ids::{AccountId, new_raw_id};
@@ -19,7 +19,7 @@ use crate::http::error::ApiError;
 use crate::http::request::Ctx;
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::store::documents::{WriteMeta, api_document};
+use crate::store::documents::api_document;
 
 const SAVE_ATTEMPTS: usize = 5;
 
@@ -282,13 +282,7 @@ fn provider_document(
     public: &Value,
     id: &str,
 ) -> Value {
-    let meta = WriteMeta {
-        account,
-        now_gregorian: to_gregorian(state.clock.now()),
-        request_id: &ctx.request_id,
-        auth_account_id: &who.caller.account_id,
-        auth_user_id: who.caller.owner_id.as_deref(),
-    };
+    let meta = write_meta(state, ctx, who, account);
     let public_map = public.as_object().cloned().unwrap_or_default();
     let mut doc = api_document(existing, &public_map, id, "provider", &meta);
     doc["pvt_provider_type"] = json!("multi_factor");

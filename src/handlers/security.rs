@@ -4,13 +4,12 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-use super::{caller, managed_account};
+use super::{caller, managed_account, write_meta};
 use crate::auth::caller::Authenticated;
 use crate::domain::ids::AccountId;
 use crate::domain::merge::{patch, public_part};
 use crate::domain::permissions::may_reference_provider;
 use crate::domain::schema::{ValidationErrors, add_error, validate_security_config};
-use crate::domain::time::to_gregorian;
 use crate::http::envelope::Reply;
 use crate::http::error::ApiError;
 use crate::http::request::Ctx;
@@ -18,7 +17,6 @@ use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::accounts::Account;
 use crate::store::configs::{CONFIG_DOC_ID, config_document};
-use crate::store::documents::WriteMeta;
 
 /// How often a save re-reads and re-applies after a CouchDB conflict.
 const SAVE_ATTEMPTS: usize = 10;
@@ -140,13 +138,7 @@ async fn save(
         let public = change(stored)?;
         check_multi_factor(state, who, &public).await?;
 
-        let meta = WriteMeta {
-            account,
-            now_gregorian: to_gregorian(state.clock.now()),
-            request_id: &ctx.request_id,
-            auth_account_id: &who.caller.account_id,
-            auth_user_id: who.caller.owner_id.as_deref(),
-        };
+        let meta = write_meta(state, ctx, who, account);
         let public_map = public.as_object().cloned().unwrap_or_default();
         let doc = config_document(existing.as_ref(), &public_map, &meta);
         match state.store.couch.put(&db, &doc).await {
