@@ -1,7 +1,7 @@
 //! RS256 JWTs in Kazoo's format: `kid` in the header, the key in `system_auth`, `exp` in Unix
 //! seconds, and an identity signature tying the token to a secret that can be changed.
 
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::AuthError;
@@ -25,12 +25,29 @@ pub struct Claims {
     pub identity_sig: Option<String>,
 }
 
-/// Signs `claims` with the current system key.
+/// Signs `claims` with the current system key: RS256 over `base64url(header).base64url(claims)`.
 pub fn sign(key: &SigningKey, claims: &Claims) -> Result<String, AuthError> {
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(key.kid.clone());
-    jsonwebtoken::encode(&header, claims, &key.key)
-        .map_err(|_| AuthError::NotConfigured("the signing key cannot sign"))
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use rsa::signature::{RandomizedSigner, SignatureEncoding};
+
+    let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "kid": key.kid});
+    let claims = serde_json::to_vec(claims).map_err(|_| AuthError::NotConfigured("claims"))?;
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
+    // Blinded with a random factor, so the signing time says nothing about the key.
+    let signature = key
+        .key
+        .try_sign_with_rng(&mut rand::thread_rng(), message.as_bytes());
+    let signature =
+        signature.map_err(|_| AuthError::NotConfigured("the signing key cannot sign"))?;
+    Ok(format!(
+        "{message}.{}",
+        URL_SAFE_NO_PAD.encode(signature.to_bytes())
+    ))
 }
 
 /// Checks a token's form, algorithm, key, signature, issuer and expiry against `now_unix`.
