@@ -62,6 +62,15 @@ impl<V: Clone> DocCache<V> {
         cell.get_or_try_init(load).await.cloned()
     }
 
+    /// Forgets every key that contains `part` (a key naming an account's whole lineage
+    /// contains each ancestor's id).
+    pub fn evict_containing(&self, part: &str) {
+        self.slots
+            .lock()
+            .expect("cache lock")
+            .retain(|key, _| !key.contains(part));
+    }
+
     /// Forgets `key`, so that the next read goes to CouchDB.
     pub fn evict(&self, key: &str) {
         self.slots.lock().expect("cache lock").remove(key);
@@ -122,6 +131,28 @@ mod tests {
         assert_eq!(
             off.get_or_load("k", || async { Ok::<_, ()>(2) }).await,
             Ok(2)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lineage_is_forgotten_with_any_of_its_accounts() {
+        let cache = DocCache::<u32>::new(Duration::from_secs(60));
+        for key in ["m,r,a", "m,x"] {
+            cache
+                .get_or_load(key, || async { Ok::<_, ()>(1) })
+                .await
+                .unwrap();
+        }
+        cache.evict_containing("r");
+        assert_eq!(
+            cache
+                .get_or_load("m,r,a", || async { Ok::<_, ()>(2) })
+                .await,
+            Ok(2)
+        );
+        assert_eq!(
+            cache.get_or_load("m,x", || async { Ok::<_, ()>(2) }).await,
+            Ok(1)
         );
     }
 

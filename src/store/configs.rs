@@ -74,8 +74,17 @@ impl Store {
         Ok(doc.filter(super::providers::is_mfa_provider))
     }
 
-    /// Loads and merges the hierarchy of `account` in two rounds of parallel reads.
+    /// The effective config of `account`, merged once per cache period.
     pub async fn effective_config(&self, account: &Account) -> Result<EffectiveConfig, StoreError> {
+        let mut lineage = account.tree.join(",");
+        lineage.push(',');
+        lineage.push_str(account.id.as_str());
+        let load = || self.merge_hierarchy(account);
+        self.cached.effective.get_or_load(&lineage, load).await
+    }
+
+    /// Loads and merges the hierarchy of `account` in two rounds of parallel reads.
+    async fn merge_hierarchy(&self, account: &Account) -> Result<EffectiveConfig, StoreError> {
         let mut lineage = account.tree.clone();
         lineage.push(account.id.to_string());
         let (flags, system, own) = tokio::try_join!(

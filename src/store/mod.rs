@@ -73,6 +73,8 @@ struct Cached {
     lookups: cache::DocCache<Vec<String>>,
     /// Whether a database exists, by name.
     databases: cache::DocCache<bool>,
+    /// Effective configs, by the account's lineage (ancestor ids and its own, joined).
+    effective: cache::DocCache<configs::EffectiveConfig>,
 }
 
 impl Store {
@@ -87,6 +89,7 @@ impl Store {
             lineages: cache::DocCache::new(ttl),
             lookups: cache::DocCache::new(ttl),
             databases: cache::DocCache::new(ttl),
+            effective: cache::DocCache::new(ttl),
         };
         Store {
             couch,
@@ -111,6 +114,7 @@ impl Store {
     /// descendants see the change at once, as they read the same entry.
     pub fn evict_config(&self, account: &str) {
         self.cached.configs.evict(account);
+        self.cached.effective.evict_containing(account);
     }
 
     /// Whether a database exists, through the cache (databases are never deleted here; one
