@@ -64,7 +64,8 @@ async fn bulk_attempts(app: &TestApp, acct: &Acct, timestamps: &[i64]) -> Vec<St
         let id = format!("{}-{}", &db[db.len() - 6..], new_raw_id());
         ids.push(id.clone());
         by_db.entry(db).or_default().push(json!({
-            "_id": id, "auth_type": "credentials", "status": if t % 3 == 0 { "failed" } else { "success" },
+            "_id": id, "auth_type": "credentials",
+            "status": if t % 3 == 0 { "failed" } else { "success" },
             "auth_module": "cb_user_auth", "message": "m", "client_ip": "192.0.2.1",
             "timestamp": t, "pvt_type": "login_attempt", "pvt_account_id": acct.id,
             "pvt_created": t, "pvt_modified": t,

@@ -7,6 +7,17 @@ use common::TestApp;
 use kazoo_security::state::Clock;
 use serde_json::json;
 
+/// What `child` inherits as `cb_user_auth.token_auth_expiry_s`, read through the service.
+async fn inherited_expiry(app: &TestApp, child: &common::Acct, token: &str) -> serde_json::Value {
+    expiry_of(&app.send("GET", &child.security(), Some(token), None).await)
+}
+
+/// Changes `parent`'s config the way Kazoo would: straight in CouchDB.
+async fn write_expiry_out_of_band(app: &TestApp, parent: &common::Acct, expiry: i64) {
+    let config = json!({"auth_modules": {"cb_user_auth": {"token_auth_expiry_s": expiry}}});
+    app.store_config(parent, config).await;
+}
+
 fn expiry_of(answer: &common::Answer) -> serde_json::Value {
     answer.body["data"]["inherited_config"]["auth_modules"]["cb_user_auth"]["token_auth_expiry_s"]
         .clone()
@@ -57,22 +68,11 @@ async fn an_out_of_band_change_is_seen_within_the_ttl() {
     let parent = app.account(None, true).await;
     let child = app.account(Some(&parent), false).await;
     let token = app.api_token(&parent).await;
-    assert_eq!(
-        expiry_of(&app.send("GET", &child.security(), Some(&token), None).await),
-        3600
-    );
+    assert_eq!(inherited_expiry(&app, &child, &token).await, 3600);
 
-    // Written by "Kazoo": straight into CouchDB.
-    app.store_config(
-        &parent,
-        json!({"auth_modules": {"cb_user_auth": {"token_auth_expiry_s": 900}}}),
-    )
-    .await;
+    write_expiry_out_of_band(&app, &parent, 900).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_eq!(
-        expiry_of(&app.send("GET", &child.security(), Some(&token), None).await),
-        900
-    );
+    assert_eq!(inherited_expiry(&app, &child, &token).await, 900);
 }
 
 #[tokio::test]
@@ -81,19 +81,10 @@ async fn a_zero_ttl_sees_out_of_band_changes_immediately() {
     let parent = app.account(None, true).await;
     let child = app.account(Some(&parent), false).await;
     let token = app.api_token(&parent).await;
-    assert_eq!(
-        expiry_of(&app.send("GET", &child.security(), Some(&token), None).await),
-        3600
-    );
-    app.store_config(
-        &parent,
-        json!({"auth_modules": {"cb_user_auth": {"token_auth_expiry_s": 700}}}),
-    )
-    .await;
-    assert_eq!(
-        expiry_of(&app.send("GET", &child.security(), Some(&token), None).await),
-        700
-    );
+    assert_eq!(inherited_expiry(&app, &child, &token).await, 3600);
+
+    write_expiry_out_of_band(&app, &parent, 700).await;
+    assert_eq!(inherited_expiry(&app, &child, &token).await, 700);
 }
 
 #[tokio::test]

@@ -298,7 +298,10 @@ fn enum_error(key: &str, options: &[&str]) -> ApiError {
     let mut errors = Map::new();
     errors.insert(
         key.to_string(),
-        json!({"enum": {"message": "Value not found in enumerated list of values", "target": options}}),
+        json!({"enum": {
+            "message": "Value not found in enumerated list of values",
+            "target": options,
+        }}),
     );
     ApiError::Validation {
         message: "validation error",
