@@ -260,3 +260,58 @@ async fn c04_a_reseller_inherits_the_built_in_defaults_under_the_system_config()
     })
     .await;
 }
+
+/// The master account gets its second factor even from a provider its config borrows from
+/// another account without `include_subaccounts` (auth.md, "MFA applies").
+#[tokio::test]
+async fn multi_factor_always_applies_to_the_master_account() {
+    let app = TestApp::spawn().await;
+    let _lock = SYSTEM_CONFIG_LOCK.lock().await;
+    let master = app.account(None, true).await;
+    let other = app.account(None, true).await;
+    let provider = app.provider(&other, "Borrowed Duo").await;
+    let mfa = json!({"enabled": true, "account_id": other.id, "configuration_id": provider});
+    app.store_config(&master, user_module(json!({"multi_factor": mfa})))
+        .await;
+    let user = app.user(&master, false).await;
+    let before_master = app.user_auth(&master, &user).await.status;
+
+    let saved = app.couch().get("system_config", "accounts").await.unwrap();
+    let mut doc = saved
+        .clone()
+        .unwrap_or_else(|| json!({"_id": "accounts", "default": {}}));
+    doc["default"]["master_account_id"] = json!(master.id);
+    app.couch().put("system_config", &doc).await.unwrap();
+    let as_master = app.user_auth(&master, &user).await;
+
+    let current = app
+        .couch()
+        .get("system_config", "accounts")
+        .await
+        .unwrap()
+        .unwrap();
+    let rev = current["_rev"].as_str().unwrap().to_string();
+    match saved {
+        Some(mut original) => {
+            original["_rev"] = json!(rev);
+            app.couch().put("system_config", &original).await.unwrap();
+        }
+        None => {
+            app.couch()
+                .delete("system_config", "accounts", &rev)
+                .await
+                .unwrap();
+        }
+    }
+
+    assert_eq!(
+        before_master, 201,
+        "another account's provider, not shared: no second factor"
+    );
+    assert_eq!(as_master.status, 401, "{}", as_master.body);
+    assert!(
+        as_master.body["data"]["multi_factor_request"].is_object(),
+        "{}",
+        as_master.body
+    );
+}
