@@ -5,14 +5,17 @@
 //!
 //! - [`http`]: the edge. Server loop, routing, Crossbar's envelope, `ApiError` (the only
 //!   place that knows status codes), CORS, body limits, token and client-IP extraction.
-//! - [`handlers`]: one module per resource (`security`, `modules`, `authenticators`); each
-//!   authenticates, authorizes, validates and acts, in the API's order of checks.
+//! - [`handlers`]: one module per resource (`security`, `attempts`, `multi_factor`,
+//!   `modules`, `authenticators`); each authenticates, authorizes, validates and acts, in the
+//!   API's order of checks.
 //! - [`domain`]: the pure core. Config merging, schema validation, permissions, ids and
-//!   database names, Gregorian time, identity signatures, account-name normalisation.
+//!   database names, Gregorian time, paging cursors, lockout, identity signatures, Duo and
+//!   TOTP codes, provider settings, account-name normalisation.
 //! - [`auth`]: tokens (signing, verification, the key ring), the authenticators' common
-//!   login path, and the login-attempt documents of the month databases.
-//! - [`store`]: the CouchDB adapter. Documents, views, design-document installation, and
-//!   typed reads of Kazoo's accounts, configs, providers and keys.
+//!   login path, the second factor, the rate limit, and the login-attempt documents.
+//! - [`store`]: the CouchDB adapter. Documents, views, design-document installation, the
+//!   read-through cache, and typed reads of Kazoo's accounts, configs, providers, attempts
+//!   and keys.
 //! - [`cli`]: the `setup` and `seed` commands; [`settings`]: the environment;
 //!   [`state`]: what requests share, including the injectable clock.
 

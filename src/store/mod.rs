@@ -1,7 +1,9 @@
 //! The CouchDB adapter: every read and write of the service goes through here.
 //!
-//! `couch` speaks HTTP to CouchDB; `designs` holds the design documents of `views/`;
-//! `accounts` and `configs` turn Kazoo's documents into the plain data the domain uses.
+//! `couch` speaks HTTP to CouchDB; `designs` holds the design documents of `views/`; `cache`
+//! keeps what every request reads; `documents` stamps the private fields of API saves;
+//! `accounts`, `configs`, `providers`, `attempts` and `keys` turn Kazoo's documents into the
+//! plain data the domain uses.
 //! Nothing here knows the service's HTTP status codes.
 
 pub mod accounts;
