@@ -19,8 +19,6 @@ async fn an_admin_logs_in_and_reads_the_config() {
         .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.body["data"]["account"], json!({}));
-    assert_eq!(
-        answer.body["data"]["inherited_config"]["auth_modules"]["cb_user_auth"]["token_auth_expiry_s"],
-        3600
-    );
+    let inherited = &answer.body["data"]["inherited_config"]["auth_modules"];
+    assert_eq!(inherited["cb_user_auth"]["token_auth_expiry_s"], 3600);
 }

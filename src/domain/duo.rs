@@ -238,7 +238,14 @@ mod tests {
 
     const C12_USER: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
     const C12_NOW: i64 = 1_704_067_200;
-    const C12_RESPONSE: &str = "AUTH|MGExYjJjM2Q0ZTVmNjA3MTgyOTNhNGI1YzZkN2U4Zjl8RElBQkNERUZHSElKS0xNTk9QUVJ8MTcwNDA2NzUwMA==|238f1dc1d56f99fc3541206be2e6ee0ed0776f79:APP|MGExYjJjM2Q0ZTVmNjA3MTgyOTNhNGI1YzZkN2U4Zjl8RElBQkNERUZHSElKS0xNTk9QUVJ8MTcwNDA3MDgwMA==|77e7c4d59f360a753fe76e40a0b9357c5160e0dd";
+    const C12_RESPONSE: &str = concat!(
+        "AUTH|MGExYjJjM2Q0ZTVmNjA3MTgyOTNhNGI1YzZkN2U4Zjl8",
+        "RElBQkNERUZHSElKS0xNTk9QUVJ8MTcwNDA2NzUwMA==|",
+        "238f1dc1d56f99fc3541206be2e6ee0ed0776f79:",
+        "APP|MGExYjJjM2Q0ZTVmNjA3MTgyOTNhNGI1YzZkN2U4Zjl8",
+        "RElBQkNERUZHSElKS0xNTk9QUVJ8MTcwNDA3MDgwMA==|",
+        "77e7c4d59f360a753fe76e40a0b9357c5160e0dd",
+    );
 
     fn c12_keys() -> DuoKeys {
         DuoKeys {
@@ -279,7 +286,12 @@ mod tests {
 
         assert_eq!(
             format!("{tx}:{app}"),
-            "TX|dGVzdHVzZXJ8RElYWFhYWFhYWFhYWFhYWFhYWFh8MTQ4Njc2OTgwOQ==|28af5ae63742cfc52f36002a146ee181326cd40d:APP|dGVzdHVzZXJ8RElYWFhYWFhYWFhYWFhYWFhYWFh8MTQ4Njc2OTgwOQ==|1f02e643de667f188f409a13b7770dce0a1be777"
+            concat!(
+                "TX|dGVzdHVzZXJ8RElYWFhYWFhYWFhYWFhYWFhYWFh8MTQ4Njc2OTgwOQ==|",
+                "28af5ae63742cfc52f36002a146ee181326cd40d:",
+                "APP|dGVzdHVzZXJ8RElYWFhYWFhYWFhYWFhYWFhYWFh8MTQ4Njc2OTgwOQ==|",
+                "1f02e643de667f188f409a13b7770dce0a1be777",
+            )
         );
     }
 

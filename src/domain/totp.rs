@@ -346,7 +346,10 @@ mod tests {
         };
         assert_eq!(
             otpauth_uri(RFC_SECRET, "alice@example.com", &settings),
-            "otpauth://totp/Acme%20Phones:alice%40example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Acme%20Phones&digits=6&period=30"
+            concat!(
+                "otpauth://totp/Acme%20Phones:alice%40example.com",
+                "?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Acme%20Phones&digits=6&period=30"
+            )
         );
         let plain = TotpSettings::default();
         assert_eq!(

@@ -76,14 +76,7 @@ pub async fn update_provider(
     let request = ctx.public_data()?;
     for _ in 0..SAVE_ATTEMPTS {
         let existing = load(state, &account.id, id).await?;
-        let stored = Value::Object(public_part(&existing));
-        let mut public = if merge {
-            patch(&stored, &request)
-        } else {
-            request.clone()
-        };
-        restore_masked(&mut public, &stored);
-        validate(&mut public)?;
+        let public = updated_public(&existing, &request, merge)?;
         let doc = provider_document(state, ctx, &who, &account.id, Some(&existing), &public, id);
         match state.store.couch.put(&account.id.db(), &doc).await {
             Ok(rev) => return Ok(respond(&public, id, Some(rev))),
@@ -153,14 +146,7 @@ pub async fn update_system_provider(
     for _ in 0..SAVE_ATTEMPTS {
         let existing = state.store.system_provider(id).await?;
         let existing = existing.ok_or_else(|| ApiError::BadIdentifier(id.to_string()))?;
-        let stored = Value::Object(public_part(&existing));
-        let mut public = if merge {
-            patch(&stored, &request)
-        } else {
-            request.clone()
-        };
-        restore_masked(&mut public, &stored);
-        validate(&mut public)?;
+        let public = updated_public(&existing, &request, merge)?;
 
         let mut doc: Map<String, Value> = existing
             .as_object()
@@ -264,6 +250,20 @@ async fn load(state: &AppState, account: &AccountId, id: &str) -> Result<Value, 
         .provider(account.as_str(), id)
         .await?
         .ok_or_else(|| ApiError::BadIdentifier(id.to_string()))
+}
+
+/// The public part a POST (`merge` false) or PATCH makes of a stored provider: a mask sent
+/// back keeps the stored secret, and the result must be a valid provider.
+fn updated_public(existing: &Value, request: &Value, merge: bool) -> Result<Value, ApiError> {
+    let stored = Value::Object(public_part(existing));
+    let mut public = if merge {
+        patch(&stored, request)
+    } else {
+        request.clone()
+    };
+    restore_masked(&mut public, &stored);
+    validate(&mut public)?;
+    Ok(public)
 }
 
 fn validate(public: &mut Value) -> Result<(), ApiError> {

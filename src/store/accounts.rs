@@ -121,17 +121,13 @@ impl Store {
             .map(|(_, id)| id))
     }
 
-    /// A live user document of an account.
+    /// A live user document of an account, read fresh (for updates).
     pub async fn user(
         &self,
         account: &AccountId,
         user_id: &str,
     ) -> Result<Option<Value>, StoreError> {
-        if !is_raw_id(user_id) {
-            return Ok(None);
-        }
-        let doc = live(self.couch.get(&account.db(), user_id).await?);
-        Ok(doc.filter(|d| d["pvt_type"] == "user"))
+        self.user_doc(account, user_id, false).await
     }
 
     /// A live user document, through the cache: for checking tokens, not for updates.
@@ -140,13 +136,25 @@ impl Store {
         account: &AccountId,
         user_id: &str,
     ) -> Result<Option<Value>, StoreError> {
+        self.user_doc(account, user_id, true).await
+    }
+
+    async fn user_doc(
+        &self,
+        account: &AccountId,
+        user_id: &str,
+        cached: bool,
+    ) -> Result<Option<Value>, StoreError> {
         if !is_raw_id(user_id) {
             return Ok(None);
         }
-        let key = format!("{account}/{user_id}");
-        let doc = self
-            .cached_doc(&self.cached.users, &key, &account.db(), user_id)
-            .await?;
+        let doc = if cached {
+            let key = format!("{account}/{user_id}");
+            self.cached_doc(&self.cached.users, &key, &account.db(), user_id)
+                .await?
+        } else {
+            live(self.couch.get(&account.db(), user_id).await?)
+        };
         Ok(doc.filter(|d| d["pvt_type"] == "user"))
     }
 
