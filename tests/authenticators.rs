@@ -386,3 +386,28 @@ async fn the_token_response_names_the_account_the_reseller_and_the_module() {
         "is_reseller": true, "reseller_id": t.root.id, "method": "cb_api_auth"});
     assert_eq!(answer.body["data"], expected);
 }
+
+#[tokio::test]
+async fn a_user_without_an_identity_secret_gets_one_and_a_working_token() {
+    let app = TestApp::spawn().await;
+    let acct = app.account(None, true).await;
+    let user = app.user(&acct, true).await;
+    app.update_doc(&acct.db(), &user.id, |doc| {
+        doc.as_object_mut().unwrap().remove("pvt_signature_secret");
+    })
+    .await;
+    let token = app.login(&acct, &user).await;
+    let stored = app
+        .couch()
+        .get(&acct.db(), &user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let secret = stored["pvt_signature_secret"]
+        .as_str()
+        .expect("a secret was created");
+    assert_eq!(secret.len(), 32);
+    assert_eq!(stored["username"], user.username, "only that field changed");
+    let answer = app.send("GET", &acct.security(), Some(&token), None).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
