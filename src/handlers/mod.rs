@@ -1,6 +1,6 @@
-//! One module per resource (and `ops` for probes, metrics and the API description). A handler authenticates, finds and authorizes the account,
-//! validates, acts through `store`, and answers a `Reply`; the order of those steps is the
-//! API's (api.md, "Order of checks").
+//! One module per resource, and `ops` for probes, metrics and the API description. A handler
+//! authenticates, finds and authorizes the account, validates, acts through `store`, and
+//! answers a `Reply`; the order of those steps is the API's (api.md, "Order of checks").
 
 pub mod attempts;
 pub mod authenticators;
