@@ -125,7 +125,7 @@ async fn login_api(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
                 "Field is required but missing",
             ));
         }
-        Some(Value::String(key)) if key.len() == 64 => key.as_str(),
+        Some(Value::String(key)) if key.chars().count() == 64 => key.as_str(),
         Some(Value::String(_)) => {
             return Err(ApiError::invalid(
                 "api_key",
