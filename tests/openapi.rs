@@ -102,3 +102,36 @@ async fn the_description_is_served_without_a_token() {
     let served: Value = response.json().await.unwrap();
     assert_eq!(served, serde_json::from_str::<Value>(OPENAPI).unwrap());
 }
+
+// What `make fuzz-api` found: answers that broke the description.
+
+#[tokio::test]
+async fn a_null_provider_field_is_left_out_not_stored_as_null() {
+    let app = TestApp::spawn().await;
+    let acct = app.account(None, false).await;
+    let (_, token) = app.admin(&acct).await;
+    let path = format!("/v2/accounts/{}/multi_factor", acct.id);
+    let body = serde_json::json!({"data": {"name": "0", "provider_name": "duo",
+                                           "enabled": null, "settings": {}}});
+    let created = app.send("PUT", &path, Some(&token), Some(body)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert!(
+        created.body["data"].get("enabled").is_none(),
+        "{}",
+        created.body
+    );
+
+    let listed = app.send("GET", &path, Some(&token), None).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let row = &listed.body["data"][0];
+    assert_eq!(row["name"], "0");
+    assert!(row.get("enabled").is_none(), "{row}");
+}
+
+#[tokio::test]
+async fn an_api_key_of_64_characters_in_any_script_is_only_unknown() {
+    let app = TestApp::spawn().await;
+    let body = serde_json::json!({"data": {"api_key": "é".repeat(64)}});
+    let answer = app.send("PUT", "/v2/api_auth", None, Some(body)).await;
+    assert_eq!(answer.status, 401, "{}", answer.body);
+}
