@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 schemathesis_version=4.32.5
-venv=.data/fuzz-venv
+venv="$PWD/.data/fuzz-venv"
 couchdb=couchdb/couchdb.sh
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kazoo-security-fuzz.XXXXXX")
 pidfile="$tmp/couchdb.pid"
@@ -30,7 +30,7 @@ trap 'exit 143' TERM
 
 if [[ "$("$venv/bin/st" --version 2>/dev/null || true)" != *"$schemathesis_version"* ]]; then
   echo "fuzz-api.sh: installing schemathesis $schemathesis_version into $venv" >&2
-  mkdir -p .data
+  mkdir -p "$(dirname "$venv")"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet "schemathesis==$schemathesis_version"
 fi
@@ -71,15 +71,17 @@ checks+=,response_headers_conformance,response_schema_conformance
 seed=()
 [[ -z "${FUZZ_SEED:-}" ]] || seed=(--seed "$FUZZ_SEED")
 status=0
-"$venv/bin/st" run "$base/v2/openapi.json" \
+# From the temporary directory, where schemathesis leaves its cache. One worker: with several,
+# hypothesis hit "SystemError: AST constructor recursion depth mismatch" on Python 3.11.
+(cd "$tmp" && "$venv/bin/st" run "$base/v2/openapi.json" \
   --header "X-Auth-Token: $token" \
   --checks "$checks" \
   --max-examples "${FUZZ_MAX_EXAMPLES:-20}" \
   --workers 1 \
   --suppress-health-check all \
-  "${seed[@]}" || status=$?
+  "${seed[@]}") || status=$?
 if [[ $status -ne 0 ]]; then
-  echo "fuzz-api.sh: failures above; the service's log was:" >&2
+  echo "fuzz-api.sh: failures above; the service's last warnings and errors:" >&2
   grep -E '"level":"(ERROR|WARN)"|ERROR|WARN' "$tmp/service.log" | tail -n 20 >&2 || true
 fi
 exit "$status"

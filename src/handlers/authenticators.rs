@@ -49,15 +49,15 @@ fn counted(
         }
         Err(ApiError::Unauthorized | ApiError::UnauthorizedWith(_)) => "invalid_credentials",
         Err(ApiError::Locked(_)) => "account_locked",
-        Err(ApiError::TooManyRequests) => {
-            state.metrics.rate_limited(module);
-            "rate_limited"
-        }
+        Err(ApiError::TooManyRequests) => "rate_limited",
         Err(ApiError::Validation { .. } | ApiError::MissingData | ApiError::InvalidJson(_)) => {
             "bad_request"
         }
         Err(_) => "error",
     };
+    if outcome == "rate_limited" {
+        state.metrics.rate_limited(module);
+    }
     state.metrics.login(module, outcome);
     result
 }
