@@ -35,3 +35,10 @@ lint:
 clean: stop
 	cargo clean
 	rm -rf .data
+
+## fuzz-api: schemathesis (pinned, in .data/fuzz-venv) against openapi/openapi.json, served by the
+## service on a throwaway in-memory pouchdb-server with the demo accounts; FUZZ_MAX_EXAMPLES
+## (default 20) test cases per operation, FUZZ_SEED to repeat a run
+.PHONY: fuzz-api
+fuzz-api:
+	scripts/fuzz-api.sh

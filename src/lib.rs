@@ -17,13 +17,15 @@
 //!   read-through cache, and typed reads of Kazoo's accounts, configs, providers, attempts
 //!   and keys.
 //! - [`cli`]: the `setup` and `seed` commands; [`settings`]: the environment;
-//!   [`state`]: what requests share, including the injectable clock.
+//!   [`state`]: what requests share, including the injectable clock; [`metrics`]: the
+//!   Prometheus counters and histograms served at `/metrics`.
 
 pub mod auth;
 pub mod cli;
 pub mod domain;
 pub mod handlers;
 pub mod http;
+pub mod metrics;
 pub mod settings;
 pub mod state;
 pub mod store;

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use crate::auth::keys::KeyRing;
 use crate::auth::rate_limit::RateLimiter;
 use crate::auth::tokens::Claims;
+pub use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::store::cache::DocCache;
 use crate::store::{Couch, Store, StoreError};
@@ -34,12 +35,14 @@ impl AppState {
             "kazoo_security@{host}-{}",
             &crate::domain::ids::new_raw_id()[..8]
         );
+        let metrics = Metrics::default();
         Ok(Arc::new(AppState {
-            store: Store::new(couch, settings.cache_ttl),
+            store: Store::new(couch, settings.cache_ttl, &metrics),
             keys: KeyRing::new(settings.cache_ttl),
-            metrics: Metrics::default(),
             config_writes: WriteLocks::default(),
-            verified_tokens: DocCache::new(settings.cache_ttl),
+            verified_tokens: DocCache::new(settings.cache_ttl)
+                .counted(metrics.cache("verified_tokens")),
+            metrics,
             rate_limiter: RateLimiter::new(
                 settings.rate_limit_bucket,
                 settings.rate_limit_refill_per_s,
@@ -84,24 +87,6 @@ impl Clock {
             SYSTEM_TIME => chrono::Utc::now().timestamp(),
             fixed => fixed,
         }
-    }
-}
-
-/// Counters the service keeps about itself.
-#[derive(Default)]
-pub struct Metrics {
-    attempt_write_failures: std::sync::atomic::AtomicU64,
-}
-
-impl Metrics {
-    /// Counts a login attempt that could not be written.
-    pub fn attempt_write_failed(&self) {
-        self.attempt_write_failures.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// How many login attempts could not be written.
-    pub fn attempt_write_failures(&self) -> u64 {
-        self.attempt_write_failures.load(Ordering::Relaxed)
     }
 }
 

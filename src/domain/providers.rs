@@ -18,6 +18,10 @@ pub const PROVIDER_NAMES: [&str; 2] = ["duo", "totp"];
 /// of its kind.
 pub fn validate_provider(public: &mut Value) -> Result<(), ValidationErrors> {
     let mut errors = ValidationErrors::new();
+    // An explicit `null` means "not set", as a missing key does; it is not stored.
+    if let Some(map) = public.as_object_mut() {
+        map.retain(|_, value| !value.is_null());
+    }
     let required = json!({"message": "Field is required but missing"});
     match &public["name"] {
         Value::String(name) if !name.trim().is_empty() => {}

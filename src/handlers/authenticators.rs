@@ -18,6 +18,51 @@ use crate::store::accounts::Account;
 
 /// `cb_user_auth`: a credentials hash and an account name, realm or phone number.
 pub async fn user_auth(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
+    counted(state, "cb_user_auth", login_user(state, ctx).await)
+}
+
+/// `cb_api_auth`: the account's 64-character API key.
+pub async fn api_auth(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
+    counted(state, "cb_api_auth", login_api(state, ctx).await)
+}
+
+/// `cb_ip_auth`: the client IP, registered on an account.
+pub async fn ip_auth(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
+    counted(state, "cb_ip_auth", login_ip(state, ctx).await)
+}
+
+/// `cb_auth`: a fresh token for the holder of a valid one.
+pub async fn refresh(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
+    counted(state, "cb_auth", login_refresh(state, ctx).await)
+}
+
+/// Counts a login's outcome in the metrics, by module.
+fn counted(
+    state: &AppState,
+    module: &'static str,
+    result: Result<Reply, ApiError>,
+) -> Result<Reply, ApiError> {
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(ApiError::UnauthorizedWith(data)) if data.get("multi_factor_request").is_some() => {
+            "multi_factor_challenge"
+        }
+        Err(ApiError::Unauthorized | ApiError::UnauthorizedWith(_)) => "invalid_credentials",
+        Err(ApiError::Locked(_)) => "account_locked",
+        Err(ApiError::TooManyRequests) => "rate_limited",
+        Err(ApiError::Validation { .. } | ApiError::MissingData | ApiError::InvalidJson(_)) => {
+            "bad_request"
+        }
+        Err(_) => "error",
+    };
+    if outcome == "rate_limited" {
+        state.metrics.rate_limited(module);
+    }
+    state.metrics.login(module, outcome);
+    result
+}
+
+async fn login_user(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
     let data = ctx.data()?;
     let credentials = credentials_of(data)?;
     let sha = match data.get("method").and_then(Value::as_str) {
@@ -69,8 +114,7 @@ pub async fn user_auth(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
     Err(ApiError::Unauthorized)
 }
 
-/// `cb_api_auth`: the account's 64-character API key.
-pub async fn api_auth(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
+async fn login_api(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
     limit(state, ctx, "api_auth")?;
     let data = ctx.data()?;
     let api_key = match data.get("api_key") {
@@ -81,7 +125,7 @@ pub async fn api_auth(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
                 "Field is required but missing",
             ));
         }
-        Some(Value::String(key)) if key.len() == 64 => key.as_str(),
+        Some(Value::String(key)) if key.chars().count() == 64 => key.as_str(),
         Some(Value::String(_)) => {
             return Err(ApiError::invalid(
                 "api_key",
@@ -110,8 +154,7 @@ pub async fn api_auth(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
     finish(state, &login_context(ctx), subject).await
 }
 
-/// `cb_ip_auth`: the client IP, registered on an account.
-pub async fn ip_auth(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
+async fn login_ip(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
     limit(state, ctx, "ip_auth")?;
     let found = state
         .store
@@ -132,8 +175,7 @@ pub async fn ip_auth(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
     finish(state, &login_context(ctx), subject).await
 }
 
-/// `cb_auth`: a fresh token for the holder of a valid one.
-pub async fn refresh(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
+async fn login_refresh(state: &AppState, ctx: &Ctx) -> Result<Reply, ApiError> {
     limit(state, ctx, "refresh")?;
     let who = caller(state, ctx).await?;
     let in_data = ctx.body_key("data").and_then(|d| d.get("action"));

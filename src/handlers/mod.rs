@@ -1,11 +1,12 @@
-//! One module per resource. A handler authenticates, finds and authorizes the account,
-//! validates, acts through `store`, and answers a `Reply`; the order of those steps is the
-//! API's (api.md, "Order of checks").
+//! One module per resource, and `ops` for probes, metrics and the API description. A handler
+//! authenticates, finds and authorizes the account, validates, acts through `store`, and
+//! answers a `Reply`; the order of those steps is the API's (api.md, "Order of checks").
 
 pub mod attempts;
 pub mod authenticators;
 pub mod modules;
 pub mod multi_factor;
+pub mod ops;
 pub mod security;
 
 use hyper::Method;
@@ -74,6 +75,10 @@ pub async fn dispatch(state: &AppState, ctx: &mut Ctx, route: &Route) -> Result<
         (Route::ApiAuth, _) => authenticators::api_auth(state, ctx).await,
         (Route::IpAuth, _) => authenticators::ip_auth(state, ctx).await,
         (Route::Refresh, _) => authenticators::refresh(state, ctx).await,
+        (Route::Health, _) => Ok(ops::health()),
+        (Route::Ready, _) => ops::ready(state).await,
+        (Route::Metrics, _) => Ok(ops::metrics(state)),
+        (Route::OpenApi, _) => Ok(ops::openapi()),
         _ => Err(ApiError::NotFound),
     }
 }

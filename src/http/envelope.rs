@@ -20,6 +20,8 @@ pub struct Reply {
     pub auth_token: Option<String>,
     /// Keys beside `data` (paging).
     pub extra: Map<String, Value>,
+    /// A body sent as it is, without the envelope, and its content type.
+    pub raw: Option<(&'static str, Bytes)>,
 }
 
 impl Reply {
@@ -31,6 +33,15 @@ impl Reply {
             revision: None,
             auth_token: None,
             extra: Map::new(),
+            raw: None,
+        }
+    }
+
+    /// A 200 whose body is `bytes` of `content_type`, outside the envelope.
+    pub fn raw(content_type: &'static str, bytes: impl Into<Bytes>) -> Self {
+        Reply {
+            raw: Some((content_type, bytes.into())),
+            ..Reply::ok(Value::Null)
         }
     }
 
@@ -62,6 +73,13 @@ impl EnvelopeContext<'_> {
 
     /// Wraps a success.
     pub fn success(&self, reply: Reply) -> Response<Full<Bytes>> {
+        if let Some((content_type, bytes)) = reply.raw {
+            let mut response = Response::new(Full::new(bytes));
+            *response.status_mut() = reply.status;
+            let content_type = HeaderValue::from_static(content_type);
+            response.headers_mut().insert(CONTENT_TYPE, content_type);
+            return response;
+        }
         let mut body = Map::new();
         body.insert("data".into(), reply.data);
         body.extend(reply.extra);

@@ -45,6 +45,9 @@ pub enum ApiError {
     Conflict,
     #[error("datastore fault: {0}")]
     Datastore(String),
+    /// `/readyz`: a dependency is missing; `data` says which.
+    #[error("not ready")]
+    NotReady(Value),
 }
 
 impl ApiError {
@@ -137,6 +140,9 @@ impl ApiError {
                 "datastore_fault",
                 json!({"message": "datastore fatal error"}),
             ),
+            ApiError::NotReady(data) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "not_ready", data.clone())
+            }
         }
     }
 }

@@ -26,6 +26,7 @@ use tokio::net::TcpListener;
 use tracing::Instrument;
 
 use crate::handlers;
+use crate::metrics::RequestLabels;
 use crate::state::AppState;
 use envelope::{EnvelopeContext, Reply};
 use error::ApiError;
@@ -100,6 +101,7 @@ pub async fn handle(
     let request_id = request::request_id(req.headers());
     let route = Route::of_path(req.uri().path());
     let route_name = route.as_ref().map(Route::name).unwrap_or("unknown");
+    let method = method_label(req.method());
     let allowed = match &route {
         Ok(route) => allow_list(route.methods()),
         Err(_) => "OPTIONS".to_string(),
@@ -128,9 +130,17 @@ pub async fn handle(
             }
         };
         add_common_headers(&mut response, &ctx, &allowed);
+        let status = response.status().as_u16();
+        let took = started.elapsed();
+        let labels = RequestLabels {
+            route: route_name,
+            method,
+            status,
+        };
+        state.metrics.request_answered(labels, took);
         tracing::info!(
-            http.status_code = response.status().as_u16(),
-            duration_ms = started.elapsed().as_millis() as u64,
+            http.status_code = status,
+            duration_ms = took.as_millis() as u64,
             "request completed"
         );
         response
@@ -192,6 +202,20 @@ async fn answer(
 
     let result = handlers::dispatch(state, &mut ctx, &route).await;
     (ctx, result)
+}
+
+/// A fixed label for a request method: clients may send any token as a method.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::POST => "POST",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 fn allow_list(methods: &[Method]) -> String {

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::OnceCell;
 
+use crate::metrics::CacheCounters;
+
 /// Entries kept before expired ones are swept (and, failing that, all are dropped).
 const MAX_ENTRIES: usize = 50_000;
 
@@ -21,6 +23,7 @@ type Slot<V> = (Instant, Arc<OnceCell<V>>);
 pub struct DocCache<V> {
     ttl: Duration,
     slots: Mutex<HashMap<String, Slot<V>>>,
+    counters: CacheCounters,
 }
 
 impl<V: Clone> DocCache<V> {
@@ -29,7 +32,14 @@ impl<V: Clone> DocCache<V> {
         DocCache {
             ttl,
             slots: Mutex::new(HashMap::new()),
+            counters: CacheCounters::default(),
         }
+    }
+
+    /// Counts this cache's hits and misses in `counters`.
+    pub fn counted(mut self, counters: CacheCounters) -> Self {
+        self.counters = counters;
+        self
     }
 
     /// The cached value of `key`, or what `load` reads, shared with concurrent callers.
@@ -39,6 +49,7 @@ impl<V: Clone> DocCache<V> {
         F: Future<Output = Result<V, E>>,
     {
         if self.ttl.is_zero() {
+            self.counters.miss();
             return load().await;
         }
         let cell = {
@@ -59,7 +70,22 @@ impl<V: Clone> DocCache<V> {
                 }
             }
         };
-        cell.get_or_try_init(load).await.cloned()
+        // A hit is a read that `load` did not have to answer, whether the value was there
+        // already or another caller's load provided it.
+        let mut loaded = false;
+        let value = cell
+            .get_or_try_init(|| {
+                loaded = true;
+                load()
+            })
+            .await
+            .cloned();
+        if loaded {
+            self.counters.miss();
+        } else {
+            self.counters.hit();
+        }
+        value
     }
 
     /// Forgets every key that contains `part` (a key naming an account's whole lineage

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::StoreError;
 use super::designs::DesignDoc;
+use crate::metrics::CouchMetrics;
 
 /// CouchDB requests one instance keeps in flight at most.
 const MAX_IN_FLIGHT: usize = 64;
@@ -31,6 +32,7 @@ pub struct Couch {
     in_flight: std::sync::Arc<tokio::sync::Semaphore>,
     base: String,
     credentials: Option<(String, String)>,
+    metrics: CouchMetrics,
 }
 
 /// Query parameters of a view request; values are JSON-encoded as CouchDB expects.
@@ -79,7 +81,14 @@ impl Couch {
             in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
             base: base.as_str().trim_end_matches('/').to_string(),
             credentials,
+            metrics: CouchMetrics::default(),
         })
+    }
+
+    /// Records each request's duration and failures in `metrics`.
+    pub fn observed(mut self, metrics: CouchMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// How many requests this client has sent.
@@ -114,6 +123,7 @@ impl Couch {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let closed = |_| StoreError::Unavailable("the CouchDB client is closed".into());
         let _permit = self.in_flight.acquire().await.map_err(closed)?;
+        let label = method_label(&method);
         let mut request = self.http.request(method, url);
         if let Some((user, pass)) = &self.credentials {
             request = request.basic_auth(user, Some(pass));
@@ -121,10 +131,22 @@ impl Couch {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let unavailable = |e: reqwest::Error| StoreError::Unavailable(e.to_string());
-        let response = request.send().await.map_err(unavailable)?;
-        let status = response.status();
-        Ok((status, response.bytes().await.map_err(unavailable)?))
+
+        let started = std::time::Instant::now();
+        let answer = async {
+            let response = request.send().await?;
+            let status = response.status();
+            Ok::<_, reqwest::Error>((status, response.bytes().await?))
+        }
+        .await;
+        let error = match &answer {
+            Err(e) if e.is_timeout() => Some("timeout"),
+            Err(_) => Some("unreachable"),
+            Ok((status, _)) if status.is_server_error() => Some("server_error"),
+            Ok(_) => None,
+        };
+        self.metrics.observe(label, started.elapsed(), error);
+        answer.map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
     /// Answers whether CouchDB is reachable at all.
@@ -345,6 +367,18 @@ impl ViewRow {
             value: row["value"].take(),
             doc,
         }
+    }
+}
+
+/// A fixed label for the methods this client sends.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        _ => "other",
     }
 }
 

@@ -18,6 +18,8 @@ pub mod providers;
 
 pub use couch::{Couch, ViewQuery, ViewRow};
 
+use crate::metrics::Metrics;
+
 /// What can go wrong talking to CouchDB.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -80,21 +82,22 @@ struct Cached {
 }
 
 impl Store {
-    /// Wraps a client; cached documents live for `ttl` (zero: no caching).
-    pub fn new(couch: Couch, ttl: std::time::Duration) -> Self {
+    /// Wraps a client; cached documents live for `ttl` (zero: no caching). CouchDB requests
+    /// and cache reads are counted in `metrics`.
+    pub fn new(couch: Couch, ttl: std::time::Duration, metrics: &Metrics) -> Self {
         let cached = Cached {
-            accounts: cache::DocCache::new(ttl),
-            services: cache::DocCache::new(ttl),
-            configs: cache::DocCache::new(ttl),
-            users: cache::DocCache::new(ttl),
-            system: cache::DocCache::new(ttl),
-            lineages: cache::DocCache::new(ttl),
-            lookups: cache::DocCache::new(ttl),
-            databases: cache::DocCache::new(ttl),
-            effective: cache::DocCache::new(ttl),
+            accounts: cache::DocCache::new(ttl).counted(metrics.cache("accounts")),
+            services: cache::DocCache::new(ttl).counted(metrics.cache("services")),
+            configs: cache::DocCache::new(ttl).counted(metrics.cache("configs")),
+            users: cache::DocCache::new(ttl).counted(metrics.cache("users")),
+            system: cache::DocCache::new(ttl).counted(metrics.cache("system_configs")),
+            lineages: cache::DocCache::new(ttl).counted(metrics.cache("lineages")),
+            lookups: cache::DocCache::new(ttl).counted(metrics.cache("lookups")),
+            databases: cache::DocCache::new(ttl).counted(metrics.cache("databases")),
+            effective: cache::DocCache::new(ttl).counted(metrics.cache("effective_configs")),
         };
         Store {
-            couch,
+            couch: couch.observed(metrics.couchdb()),
             cached: std::sync::Arc::new(cached),
         }
     }

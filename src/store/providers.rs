@@ -41,8 +41,13 @@ impl Store {
             .into_iter()
             .map(|row| {
                 let v = &row.value;
-                json!({"id": row.id, "name": v["name"], "provider_name": v["provider_name"],
-                       "enabled": v["enabled"]})
+                let mut summary = json!({"id": row.id, "name": v["name"],
+                    "provider_name": v["provider_name"], "enabled": v["enabled"]});
+                // A field the document lacks is left out, as Kazoo's view leaves it out.
+                if let Some(map) = summary.as_object_mut() {
+                    map.retain(|_, value| !value.is_null());
+                }
+                summary
             })
             .collect())
     }
