@@ -649,3 +649,62 @@ async fn bad_input_fails_with_a_message_and_writes_nothing() {
     let stderr = String::from_utf8_lossy(&unreachable.stderr);
     assert!(stderr.starts_with("error: CouchDB:"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_long_export_pages_across_months_and_writes_every_attempt_once() {
+    let app = TestApp::spawn().await;
+    let root = app.account(None, true).await;
+    let acct = create_account(&app, &root, false).await;
+    // 2024-02-29T23:00:00Z: 700 attempts in February's last hour, 600 in March's first,
+    // several to a second so that pages end inside one second.
+    let start = 1_709_247_600;
+    let mut expected = Vec::new();
+    for (month, first, count) in [("202402", start, 700), ("202403", start + 3600, 600)] {
+        let db = format!("{}-{month}", acct.db());
+        app.couch().create_db(&db).await.unwrap();
+        let docs: Vec<Value> = (0..count)
+            .map(|i| {
+                let id = format!("{month}-{}", new_raw_id());
+                expected.push(id.clone());
+                let at = first + i / 3 + common::GREGORIAN_OFFSET;
+                json!({"_id": id, "pvt_type": "login_attempt", "pvt_created": at,
+                       "pvt_modified": at, "timestamp": at, "status": "failed",
+                       "auth_type": "credentials", "auth_module": "cb_user_auth",
+                       "message": "bulk", "client_ip": "192.0.2.7",
+                       "pvt_account_id": acct.id})
+            })
+            .collect();
+        let url = format!(
+            "{}/{}/_bulk_docs",
+            std::env::var("COUCHDB_URL").unwrap().trim_end_matches('/'),
+            kazoo_security::store::couch::encode(&db)
+        );
+        let answer = app.http.post(url).json(&json!({"docs": docs})).send().await;
+        assert!(answer.unwrap().status().is_success());
+    }
+
+    let args = [
+        "attempts",
+        "export",
+        &acct.id,
+        "--from",
+        "2024-02-29",
+        "--to",
+        "2024-03-01",
+    ];
+    let run = cli(&args, None).await.ok();
+    let mut ids: Vec<String> = run
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .into()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1300);
+    ids.sort();
+    expected.sort();
+    assert_eq!(ids, expected);
+}
