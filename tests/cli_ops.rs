@@ -461,7 +461,7 @@ async fn attempts_export_writes_every_attempt_as_jsonl_and_csv() {
         .collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "oldest first");
     assert!(
-        jsonl.stderr.contains("3 login attempts exported"),
+        jsonl.stderr.contains("login attempts exported: 3"),
         "{}",
         jsonl.stderr
     );

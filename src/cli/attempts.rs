@@ -98,7 +98,7 @@ pub async fn run(op: &Operator, command: AttemptsCommand) -> Result<(), CliError
         }
         Some(path) => export_to_file(op, &account, (from, to), &args, path).await?,
     };
-    eprintln!("{count} login attempts exported");
+    eprintln!("login attempts exported: {count}");
     Ok(())
 }
 
