@@ -170,10 +170,16 @@ async fn account_create_writes_what_kazoo_writes_for_a_reseller_and_its_child() 
         .unwrap();
     assert!(child_doc.get("pvt_reseller").is_none());
 
-    // The service sees the reseller as one, and computes the child's reseller from it.
-    let (_, token) = app.admin(&child).await;
-    let config = app.send("GET", &child.security(), Some(&token), None).await;
-    assert_eq!(config.status, 200, "{}", config.body);
+    // The service sees the reseller as one, and the child as its customer.
+    for (acct, is_reseller, reseller_id) in
+        [(&reseller, true, &root.id), (&child, false, &reseller.id)]
+    {
+        let user = app.user(acct, true).await;
+        let login = app.user_auth(acct, &user).await;
+        assert_eq!(login.status, 201, "{}", login.body);
+        assert_eq!(login.body["data"]["is_reseller"], is_reseller);
+        assert_eq!(login.body["data"]["reseller_id"], reseller_id.as_str());
+    }
 }
 
 #[tokio::test]

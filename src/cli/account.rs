@@ -10,7 +10,7 @@ use crate::domain::names::normalize_account_name;
 use crate::domain::provisioning::{account_name, generated_realm, new_api_key, realm};
 use crate::domain::time::to_gregorian;
 use crate::store::StoreError;
-use crate::store::provisioning::NewAccount;
+use crate::store::kazoo_documents::NewAccount;
 
 /// Accounts listed per CouchDB request.
 const LIST_PAGE: usize = 500;

@@ -7,8 +7,8 @@ use serde_json::{Map, json};
 use crate::domain::ids::new_raw_id;
 use crate::domain::time::to_gregorian;
 use crate::store::designs::{ACCOUNTS, SYSTEM_PROVIDERS};
+use crate::store::kazoo_documents::system_config_document;
 use crate::store::keys::PRIVATE_KEY_ATTACHMENT;
-use crate::store::provisioning::system_config_document;
 use crate::store::{Store, StoreError, document_hash, live};
 
 /// The system databases the service needs.

@@ -7,7 +7,7 @@ use super::{CliError, Operator, print, print_json, read_password_stdin};
 use crate::domain::provisioning::{credential_hashes, generated_password, password, username};
 use crate::domain::time::to_gregorian;
 use crate::store::StoreError;
-use crate::store::provisioning::{NewUser, user_document};
+use crate::store::kazoo_documents::{NewUser, user_document};
 
 /// Create users and change their passwords.
 #[derive(Subcommand)]
