@@ -16,7 +16,8 @@
 //! - [`store`]: the CouchDB adapter. Documents, views, design-document installation, the
 //!   read-through cache, and typed reads of Kazoo's accounts, configs, providers, attempts
 //!   and keys.
-//! - [`cli`]: the `setup` and `seed` commands; [`settings`]: the environment;
+//! - [`cli`]: the commands besides `serve`: `setup`, `seed`, and the operator commands on
+//!   accounts, users, API keys, configs and login attempts; [`settings`]: the environment;
 //!   [`state`]: what requests share, including the injectable clock; [`metrics`]: the
 //!   Prometheus counters and histograms served at `/metrics`.
 

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use kazoo_security::cli::{self, CliError, Operator, OperatorCommand};
 use kazoo_security::settings::Settings;
 use kazoo_security::state::{AppState, Clock};
 use tracing_subscriber::EnvFilter;
@@ -27,6 +28,8 @@ enum Command {
     },
     /// Serve the HTTP API on LISTEN_ADDR until SIGINT or SIGTERM.
     Serve,
+    #[command(flatten)]
+    Operator(OperatorCommand),
 }
 
 #[tokio::main]
@@ -34,17 +37,20 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::from_env()?;
     init_tracing(settings.log_json)?;
+    if let Command::Operator(command) = cli.command {
+        return run_operator_command(&settings, command).await;
+    }
     let state = AppState::new(settings.clone(), Clock::system())?;
 
     match cli.command {
         Command::Setup => {
-            let report = kazoo_security::cli::setup::run(&state.store, state.clock.now())
+            let report = cli::setup::run(&state.store, state.clock.now())
                 .await
                 .context("setup failed")?;
             println!("{report}");
         }
         Command::Seed { dir } => {
-            let report = kazoo_security::cli::seed::run(&state.store, &dir)
+            let report = cli::seed::run(&state.store, &dir)
                 .await
                 .with_context(|| format!("seeding from {} failed", dir.display()))?;
             println!("{report}");
@@ -59,8 +65,27 @@ async fn main() -> anyhow::Result<()> {
             kazoo_security::http::serve(listener, state, shutdown_signal()).await?;
             tracing::info!("stopped");
         }
+        Command::Operator(_) => unreachable!("operator commands ran above"),
     }
     Ok(())
+}
+
+/// Runs an operator command. A failure is one line on stderr and exit status 1; a closed
+/// standard output (`| head`) ends the command quietly.
+async fn run_operator_command(settings: &Settings, command: OperatorCommand) -> anyhow::Result<()> {
+    let op = Operator::new(settings, chrono::Utc::now().timestamp());
+    let result = match op {
+        Ok(op) => command.run(&op).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(CliError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::exit(1);
+        }
+    }
 }
 
 fn init_tracing(json: bool) -> anyhow::Result<()> {

@@ -2,11 +2,12 @@
 
 use rsa::RsaPrivateKey;
 use rsa::pkcs1::{EncodeRsaPrivateKey, LineEnding};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 
 use crate::domain::ids::new_raw_id;
 use crate::domain::time::to_gregorian;
 use crate::store::designs::{ACCOUNTS, SYSTEM_PROVIDERS};
+use crate::store::kazoo_documents::system_config_document;
 use crate::store::keys::PRIVATE_KEY_ATTACHMENT;
 use crate::store::{Store, StoreError, document_hash, live};
 
@@ -61,7 +62,7 @@ async fn ensure_auth_setting(
         let existing = store.couch.get("system_config", "auth").await?;
         let mut doc = existing
             .clone()
-            .unwrap_or_else(|| system_config_doc("auth", now));
+            .unwrap_or_else(|| system_config_document("auth", "kazoo_security@setup", now));
         if let Some(value) = doc["default"][key].as_str().filter(|v| !v.is_empty()) {
             return Ok(value.to_string());
         }
@@ -81,19 +82,6 @@ async fn ensure_auth_setting(
         }
     }
     Err(StoreError::Conflict)
-}
-
-fn system_config_doc(id: &str, now: i64) -> Value {
-    json!({
-        "_id": id,
-        "default": {},
-        "pvt_type": "config",
-        "pvt_account_id": "system_config",
-        "pvt_account_db": "system_config",
-        "pvt_created": now,
-        "pvt_modified": now,
-        "pvt_node": "kazoo_security@setup",
-    })
 }
 
 /// Creates the key document `kid` with a fresh key when it is missing.

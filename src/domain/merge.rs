@@ -6,6 +6,8 @@
 
 use serde_json::{Map, Value, json};
 
+use super::sources::Trace;
+
 /// The auth modules this service configures, in the order `GET /v2/security` lists them.
 pub const AUTH_MODULES: [&str; 4] = ["cb_api_auth", "cb_auth", "cb_ip_auth", "cb_user_auth"];
 
@@ -32,29 +34,62 @@ pub fn builtin_defaults() -> Value {
 pub fn merge_layers<'a>(layers: impl IntoIterator<Item = &'a Value>) -> Value {
     let mut merged = Value::Object(Map::new());
     for layer in layers {
-        stack(&mut merged, layer);
+        stack(
+            &mut merged,
+            layer,
+            &mut Vec::new(),
+            None::<&mut Trace<'_, ()>>,
+        );
     }
     merged
 }
 
-fn stack(below: &mut Value, above: &Value) {
+/// Stacks `above` on `below` at `path`, telling `trace` (if any) what changed.
+pub(super) fn stack<L: Clone>(
+    below: &mut Value,
+    above: &Value,
+    path: &mut Vec<String>,
+    mut trace: Option<&mut Trace<'_, L>>,
+) {
     match (below, above) {
         (Value::Object(below), Value::Object(above)) => {
+            let was_empty = below.is_empty();
             for (key, value) in above {
+                path.push(key.clone());
                 if value.is_null() {
                     below.remove(key);
+                    if let Some(trace) = trace.as_deref_mut() {
+                        trace.forget(path);
+                    }
                 } else if let Some(existing) = below.get_mut(key) {
-                    stack(existing, value);
+                    stack(existing, value, path, trace.as_deref_mut());
                 } else {
-                    below.insert(key.clone(), strip_nulls(value));
+                    let value = strip_nulls(value);
+                    if let Some(trace) = trace.as_deref_mut() {
+                        trace.set(path, &value);
+                    }
+                    below.insert(key.clone(), value);
                 }
+                path.pop();
+            }
+            // An object emptied by this layer's nulls is now a leaf this layer made.
+            if below.is_empty()
+                && !was_empty
+                && let Some(trace) = trace
+            {
+                trace.set(path, &Value::Object(Map::new()));
             }
         }
-        (below, above) => *below = strip_nulls(above),
+        (below, above) => {
+            *below = strip_nulls(above);
+            if let Some(trace) = trace {
+                trace.set(path, below);
+            }
+        }
     }
 }
 
-fn strip_nulls(value: &Value) -> Value {
+pub(super) fn strip_nulls(value: &Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.iter()

@@ -6,6 +6,9 @@
 //! - `time`: Gregorian and Unix seconds, UTC months.
 //! - `lockout`: when repeated failed logins lock a client IP out.
 //! - `merge`: the effective-config merge and the PATCH merge.
+//! - `sources`: the same effective merge, naming the layer each value comes from.
+//! - `provisioning`: what an operator may create: names, realms, usernames, passwords, and
+//!   the credentials hashes and API keys Kazoo derives.
 //! - `providers`: multi-factor provider configurations and their masked secrets.
 //! - `schema`: validation of a security config, with Kazoo's string coercions.
 //! - `permissions`: who may manage an account's security, the multi-factor tree rule.
@@ -22,7 +25,9 @@ pub mod merge;
 pub mod names;
 pub mod permissions;
 pub mod providers;
+pub mod provisioning;
 pub mod schema;
 pub mod signatures;
+pub mod sources;
 pub mod time;
 pub mod totp;

@@ -28,6 +28,31 @@ pub fn iso8601(unix: i64) -> String {
         .to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// Which end of a range a date names: a bare day starts at 00:00:00 or ends at 23:59:59.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeEnd {
+    Start,
+    End,
+}
+
+/// Unix seconds of a date given as `YYYY-MM-DD` (UTC; the whole day, from its first or to
+/// its last second), as RFC 3339 (`2024-03-09T14:20:05Z`), or as `now`.
+pub fn parse_date(text: &str, end: RangeEnd, now_unix: i64) -> Option<i64> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("now") {
+        return Some(now_unix);
+    }
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Some(at.timestamp());
+    }
+    let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    let time = match end {
+        RangeEnd::Start => chrono::NaiveTime::MIN,
+        RangeEnd::End => chrono::NaiveTime::from_hms_opt(23, 59, 59)?,
+    };
+    Some(day.and_time(time).and_utc().timestamp())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +68,18 @@ mod tests {
         assert_eq!(utc_month(1_704_067_199), (2023, 12));
         assert_eq!(utc_month(1_704_067_200), (2024, 1));
         assert_eq!(iso8601(1_704_067_200), "2024-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn dates_are_whole_utc_days_unless_a_time_is_given() {
+        let start = parse_date("2024-01-01", RangeEnd::Start, 0);
+        assert_eq!(start, Some(1_704_067_200));
+        let end = parse_date("2023-12-31", RangeEnd::End, 0);
+        assert_eq!(end, Some(1_704_067_199));
+        let exact = parse_date("2024-03-09T15:20:05+01:00", RangeEnd::End, 0);
+        assert_eq!(exact, Some(1_709_994_005));
+        assert_eq!(parse_date("now", RangeEnd::Start, 42), Some(42));
+        assert_eq!(parse_date("2024-13-01", RangeEnd::Start, 0), None);
+        assert_eq!(parse_date("yesterday", RangeEnd::Start, 0), None);
     }
 }

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use super::designs::MONTH_AUTH;
 use super::{Store, StoreError, ViewQuery, live};
 use crate::domain::cursor::Cursor;
-use crate::domain::ids::AccountId;
+use crate::domain::ids::{AccountId, attempt_month};
 use crate::domain::time::{to_unix, utc_month};
 
 /// The fields of an attempt that listings show.
@@ -200,6 +200,41 @@ impl Store {
                 && d.get("pvt_account_id")
                     .is_none_or(|owner| owner == account.as_str())
         }))
+    }
+}
+
+impl Store {
+    /// The whole documents of listed attempt rows, in the rows' order, read with one request
+    /// per month database. A row whose document vanished meanwhile is left out.
+    pub async fn attempts_in_full(
+        &self,
+        account: &AccountId,
+        rows: &[Value],
+    ) -> Result<Vec<Value>, StoreError> {
+        let month_of = |row: &Value| {
+            let id = row["id"].as_str().unwrap_or_default();
+            attempt_month(id).or_else(|| row["timestamp"].as_i64().map(|t| utc_month(to_unix(t))))
+        };
+        let mut months: Vec<(i32, u32)> = rows.iter().filter_map(month_of).collect();
+        months.sort();
+        months.dedup();
+
+        let mut docs = std::collections::HashMap::new();
+        for (year, month) in months {
+            let ids: Vec<String> = rows
+                .iter()
+                .filter(|row| month_of(row) == Some((year, month)))
+                .filter_map(|row| row["id"].as_str().map(str::to_string))
+                .collect();
+            let db = account.month_db(year, month);
+            let found = self.couch.get_many(&db, &ids).await?;
+            docs.extend(ids.into_iter().zip(found));
+        }
+        Ok(rows
+            .iter()
+            .filter_map(|row| docs.remove(row["id"].as_str()?).flatten())
+            .filter(|doc| !super::is_soft_deleted(doc))
+            .collect())
     }
 }
 

@@ -9,9 +9,25 @@ use super::documents::{WriteMeta, api_document};
 use super::{Store, StoreError, live};
 use crate::domain::ids::{AccountId, is_raw_id};
 use crate::domain::merge::{builtin_defaults, config_ancestors, merge_layers, modules_layer};
+use crate::domain::sources::ConfigSource;
 
 /// The id of an account's security config document.
 pub const CONFIG_DOC_ID: &str = "configs_crossbar.auth";
+
+/// What an account's effective config is merged from.
+#[derive(Debug, Clone)]
+pub struct ConfigLayers {
+    /// Merge layers 1 to 3 (`modules_layer` of each document), lowest first, with sources.
+    pub inherited: Vec<(ConfigSource, Value)>,
+    /// The account's own document (with `_rev` and private fields), if it has one.
+    pub own: Option<Value>,
+    /// Whether the account itself is a reseller.
+    pub is_reseller: bool,
+    /// The nearest reseller among the ancestors, if any.
+    pub nearest_reseller: Option<String>,
+    /// The `default` section of `system_config/crossbar.auth`.
+    pub system: Value,
+}
 
 /// An account's config as the hierarchy makes it.
 #[derive(Debug, Clone)]
@@ -85,6 +101,34 @@ impl Store {
 
     /// Loads and merges the hierarchy of `account` in two rounds of parallel reads.
     async fn merge_hierarchy(&self, account: &Account) -> Result<EffectiveConfig, StoreError> {
+        let ConfigLayers {
+            inherited: layers,
+            own,
+            is_reseller,
+            nearest_reseller,
+            system,
+        } = self.config_layers(account).await?;
+        let inherited = merge_layers(layers.iter().map(|(_, layer)| layer));
+        let effective = match &own {
+            Some(doc) => merge_layers([&inherited, &modules_layer(doc)]),
+            None => inherited.clone(),
+        };
+        let system_token_expiry = match system.get("token_auth_expiry_s") {
+            None => Some(3600),
+            Some(value) => value.as_i64(),
+        };
+        Ok(EffectiveConfig {
+            own,
+            inherited,
+            effective,
+            is_reseller,
+            nearest_reseller,
+            system_token_expiry,
+        })
+    }
+
+    /// The layers an account's effective config is merged from, each with its source.
+    pub async fn config_layers(&self, account: &Account) -> Result<ConfigLayers, StoreError> {
         let mut lineage = account.tree.clone();
         lineage.push(account.id.to_string());
         let (flags, system, own) = tokio::try_join!(
@@ -103,27 +147,29 @@ impl Store {
         let reads = ancestors
             .iter()
             .filter_map(|id| AccountId::parse(id))
-            .map(|id| async move { self.security_config_cached(&id).await });
-        let ancestor_docs = try_join_all(reads).await?;
+            .map(|id| async move { Ok((self.security_config_cached(&id).await?, id)) });
+        let ancestor_docs: Vec<(Option<Value>, AccountId)> = try_join_all(reads).await?;
 
-        let mut layers = vec![builtin_defaults(), modules_layer(&system)];
-        layers.extend(ancestor_docs.iter().flatten().map(modules_layer));
-        let inherited = merge_layers(&layers);
-        let effective = match &own {
-            Some(doc) => merge_layers([&inherited, &modules_layer(doc)]),
-            None => inherited.clone(),
-        };
-        let system_token_expiry = match system.get("token_auth_expiry_s") {
-            None => Some(3600),
-            Some(value) => value.as_i64(),
-        };
-        Ok(EffectiveConfig {
-            own,
+        let mut inherited = vec![
+            (ConfigSource::Defaults, builtin_defaults()),
+            (ConfigSource::System, modules_layer(&system)),
+        ];
+        for (doc, id) in ancestor_docs {
+            let Some(doc) = doc else { continue };
+            let id = id.to_string();
+            let source = if nearest_reseller.as_ref() == Some(&id) {
+                ConfigSource::Reseller(id)
+            } else {
+                ConfigSource::Ancestor(id)
+            };
+            inherited.push((source, modules_layer(&doc)));
+        }
+        Ok(ConfigLayers {
             inherited,
-            effective,
+            own,
             is_reseller,
             nearest_reseller,
-            system_token_expiry,
+            system,
         })
     }
 

@@ -212,6 +212,37 @@ impl Couch {
             .collect())
     }
 
+    /// Up to `limit` documents of a database (design documents included) in id order,
+    /// starting after the id `after`. A missing database has none.
+    pub async fn all_docs_page(
+        &self,
+        db: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Value>, StoreError> {
+        let url = self.url(db, "/_all_docs");
+        let mut url = url::Url::parse(&url).map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        {
+            let mut pairs = url.query_pairs_mut();
+            pairs.append_pair("include_docs", "true");
+            pairs.append_pair("limit", &limit.to_string());
+            if let Some(after) = after {
+                pairs.append_pair("startkey", &json!(after).to_string());
+                pairs.append_pair("skip", "1");
+            }
+        }
+        let (status, body) = self.send(Method::GET, url.to_string(), None).await?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(Vec::new());
+        }
+        let body = check(status, &body)?;
+        let rows = body["rows"].as_array().cloned().unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .filter_map(|mut row| Some(row.get_mut("doc")?.take()))
+            .collect())
+    }
+
     /// Writes a document (its `_id` and, for an update, `_rev` are in the body).
     /// Returns the new revision; a stale revision is `StoreError::Conflict`.
     pub async fn put(&self, db: &str, doc: &Value) -> Result<String, StoreError> {

@@ -3,7 +3,8 @@
 //! `couch` speaks HTTP to CouchDB; `designs` holds the design documents of `views/`; `cache`
 //! keeps what every request reads; `documents` stamps the private fields of API saves;
 //! `accounts`, `configs`, `providers`, `attempts` and `keys` turn Kazoo's documents into the
-//! plain data the domain uses.
+//! plain data the domain uses; `provisioning` writes the accounts, users, credentials and
+//! API keys of the operator commands, shaped by `kazoo_documents`.
 //! Nothing here knows the service's HTTP status codes.
 
 pub mod accounts;
@@ -13,8 +14,10 @@ pub mod configs;
 pub mod couch;
 pub mod designs;
 pub mod documents;
+pub mod kazoo_documents;
 pub mod keys;
 pub mod providers;
+pub mod provisioning;
 
 pub use couch::{Couch, ViewQuery, ViewRow};
 
