@@ -121,7 +121,9 @@ impl Couch {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let unavailable = |e: reqwest::Error| StoreError::Unavailable(e.to_string());
+        // Without the URL: a view query's URL holds its key, which can be a credentials
+        // hash or an API key, and this message ends up in the logs.
+        let unavailable = |e: reqwest::Error| StoreError::Unavailable(e.without_url().to_string());
         let response = request.send().await.map_err(unavailable)?;
         let status = response.status();
         Ok((status, response.bytes().await.map_err(unavailable)?))
@@ -155,6 +157,9 @@ impl Couch {
 
     /// Reads a document; `None` when it or its database is missing, or it is deleted.
     pub async fn get(&self, db: &str, id: &str) -> Result<Option<Value>, StoreError> {
+        if !is_document_id(id) {
+            return Ok(None);
+        }
         let url = self.url(db, &format!("/{}", encode_id(id)));
         let (status, body) = self.send(Method::GET, url, None).await?;
         match status {
@@ -368,6 +373,13 @@ fn encode_id(id: &str) -> String {
         Some(rest) => format!("_design/{}", encode(rest)),
         None => encode(id),
     }
+}
+
+/// Whether `id` can name a document at all. `.` and `..` (even percent-encoded) are dot
+/// segments that URL parsing resolves away, reaching the database or the server instead;
+/// control characters make CouchDB answer 400. Such ids come only from clients' paths.
+pub fn is_document_id(id: &str) -> bool {
+    !matches!(id, "" | "." | "..") && !id.chars().any(char::is_control)
 }
 
 fn percent_decode(text: &str) -> String {
