@@ -431,8 +431,13 @@ async fn every_caller_target_route_and_method_gets_what_the_rule_says() {
         }
         let target = cell.target.as_ref().map(|a| a.id.as_str()).unwrap_or("-");
         mismatches.push(format!(
-            "{} {} as {} on {:?} {target}: expected {}, got {status}: {body}",
-            cell.method, cell.route, callers[cell.caller].name, cell.relation, cell.expected,
+            "{} {} as {} on {:?} {target}: expected {}, got {status} {}",
+            cell.method,
+            cell.route,
+            callers[cell.caller].name,
+            cell.relation,
+            cell.expected,
+            body["message"],
         ));
     }
     println!(
