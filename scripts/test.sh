@@ -33,4 +33,15 @@ cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo build
 "${CARGO_TARGET_DIR:-target}/debug/kazoo-security" setup
+# --- secrets scan (tests/secrets.rs): test processes write their log lines and the secrets
+# their helpers made into this directory; after the suite, one scan reads them and every
+# stored document, and fails on any secret out of place.
+export KAZOO_TEST_LOG_DIR="$tmp/test-logs"
+mkdir -p "$KAZOO_TEST_LOG_DIR"
+# --- end of the secrets scan's setup
+
 cargo test --all-targets -- --test-threads=8
+
+# --- secrets scan, run last
+cargo test --test secrets -- --ignored --nocapture nothing_the_suite
+# --- end of the secrets scan

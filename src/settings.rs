@@ -21,6 +21,8 @@ pub struct Settings {
     pub log_json: bool,
     /// `COUCHDB_TIMEOUT_S`: the bound on one CouchDB request.
     pub couchdb_timeout: Duration,
+    /// `HEADER_READ_TIMEOUT_S`: how long a client may take to send a request's headers.
+    pub header_read_timeout: Duration,
     /// `RATE_LIMIT_BUCKET`: logins a client IP may make into one account in a burst (0: off).
     pub rate_limit_bucket: u32,
     /// `RATE_LIMIT_REFILL_PER_S`: how fast that bucket refills.
@@ -95,6 +97,20 @@ impl Settings {
                 )
             })?;
 
+        let header_text = read("HEADER_READ_TIMEOUT_S", "10");
+        let header_read_timeout = header_text
+            .parse::<u64>()
+            .ok()
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs)
+            .ok_or_else(|| {
+                fail(
+                    "HEADER_READ_TIMEOUT_S",
+                    header_text.clone(),
+                    "not a positive number of seconds",
+                )
+            })?;
+
         let proxies_text = read("TRUSTED_PROXIES", "127.0.0.0/8,::1/128");
         let trusted_proxies = parse_networks(&proxies_text).ok_or_else(|| {
             fail(
@@ -137,6 +153,7 @@ impl Settings {
             trusted_proxies,
             log_json,
             couchdb_timeout,
+            header_read_timeout,
         })
     }
 }

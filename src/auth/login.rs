@@ -91,7 +91,7 @@ pub async fn complete_login(
     if let Some(policy) = LockoutPolicy::from_config(&settings.lockout) {
         let now_g = to_gregorian(now);
         let ip = ctx.client_ip.to_string();
-        let from = now_g - policy.lookback_s();
+        let from = now_g.saturating_sub(policy.lookback_s());
         let failures = store
             .failed_attempt_times(&subject.account.id, &ip, from, now_g)
             .await?;
@@ -207,7 +207,8 @@ async fn issue_token(
         account_id: subject.account.id.to_string(),
         owner_id: subject.owner_id.clone(),
         method: Some(subject.module.to_string()),
-        exp: expiry.map(|s| now + s),
+        // The expiry may come from a document no schema checked: any 64-bit number.
+        exp: expiry.map(|s| now.saturating_add(s)),
         iat: Some(now),
         identity_sig: Some(identity_sig(&identity_secret, &system_secret, identity)),
     };

@@ -29,7 +29,7 @@ impl LockoutPolicy {
 
     /// How far back failures matter at any moment.
     pub fn lookback_s(&self) -> i64 {
-        self.window_s + self.duration_s
+        self.window_s.saturating_add(self.duration_s)
     }
 
     /// Whether `failures` (timestamps, any order) lock the IP out at `now`: some run of
@@ -40,7 +40,8 @@ impl LockoutPolicy {
         let n = self.max_failures.max(1);
         times.windows(n).any(|run| {
             let (first, last) = (run[0], run[n - 1]);
-            last - first <= self.window_s && now - last < self.duration_s
+            last.saturating_sub(first) <= self.window_s
+                && now.saturating_sub(last) < self.duration_s
         })
     }
 }
@@ -70,6 +71,15 @@ mod tests {
     fn failures_spread_wider_than_the_window_do_not_lock() {
         assert!(!policy().locked(&[1000, 1040, 1080], 1081));
         assert!(!policy().locked(&[1000, 1010], 1011));
+    }
+
+    #[test]
+    fn the_largest_settings_do_not_overflow() {
+        let huge = json!({"enabled": true, "max_failures": i64::MAX,
+                          "window_s": i64::MAX, "duration_s": i64::MAX});
+        let policy = LockoutPolicy::from_config(&huge).unwrap();
+        assert_eq!(policy.lookback_s(), i64::MAX);
+        assert!(!policy.locked(&[i64::MIN, 0], i64::MAX));
     }
 
     #[test]

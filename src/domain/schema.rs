@@ -47,9 +47,12 @@ pub static SECURITY_CONFIG_SCHEMA: LazyLock<Value> = LazyLock::new(|| {
                         "type": "object",
                         "properties": {
                             "enabled": {"type": "boolean"},
-                            "max_failures": {"type": "integer", "minimum": 1},
-                            "window_s": {"type": "integer", "minimum": 1},
-                            "duration_s": {"type": "integer", "minimum": 1},
+                            "max_failures": {"type": "integer", "minimum": 1,
+                                             "maximum": 2_147_483_647},
+                            "window_s": {"type": "integer", "minimum": 1,
+                                         "maximum": 2_147_483_647},
+                            "duration_s": {"type": "integer", "minimum": 1,
+                                           "maximum": 2_147_483_647},
                         },
                     },
                     "multi_factor": {

@@ -115,12 +115,13 @@ fn listing_query(ctx: &Ctx, now_gregorian: i64) -> Result<ListingQuery, ApiError
             .and_then(|v| v.trim().parse::<i64>().ok())
     };
     let to = number("created_to").unwrap_or(now_gregorian);
-    let from = number("created_from").unwrap_or(to - MAX_RANGE_S);
+    let from = number("created_from").unwrap_or(to.saturating_sub(MAX_RANGE_S));
     if to < from {
         let message = format!("created_to {to} is prior to created_from {from}");
         return Err(range_error(message));
     }
-    if to - from > MAX_RANGE_S {
+    // Both ends are the client's: their difference can exceed the 64-bit range.
+    if to.checked_sub(from).is_none_or(|span| span > MAX_RANGE_S) {
         let message =
             format!("created_to {to} is more than {MAX_RANGE_S} seconds from created_from {from}");
         return Err(range_error(message));

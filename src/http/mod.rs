@@ -52,7 +52,7 @@ pub async fn serve(
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(10))
+        .header_read_timeout(state.settings.header_read_timeout)
         .max_buf_size(256 * 1024);
     tokio::pin!(shutdown);
     loop {

@@ -131,7 +131,6 @@ impl Couch {
         if let Some(body) = body {
             request = request.json(body);
         }
-
         let started = std::time::Instant::now();
         let answer = async {
             let response = request.send().await?;
@@ -146,7 +145,9 @@ impl Couch {
             Ok(_) => None,
         };
         self.metrics.observe(label, started.elapsed(), error);
-        answer.map_err(|e| StoreError::Unavailable(e.to_string()))
+        // Without the URL: a view query's URL holds its key, which can be a credentials
+        // hash or an API key, and this message ends up in the logs.
+        answer.map_err(|e| StoreError::Unavailable(e.without_url().to_string()))
     }
 
     /// Answers whether CouchDB is reachable at all.
@@ -177,6 +178,9 @@ impl Couch {
 
     /// Reads a document; `None` when it or its database is missing, or it is deleted.
     pub async fn get(&self, db: &str, id: &str) -> Result<Option<Value>, StoreError> {
+        if !is_document_id(id) {
+            return Ok(None);
+        }
         let url = self.url(db, &format!("/{}", encode_id(id)));
         let (status, body) = self.send(Method::GET, url, None).await?;
         match status {
@@ -433,6 +437,13 @@ fn encode_id(id: &str) -> String {
         Some(rest) => format!("_design/{}", encode(rest)),
         None => encode(id),
     }
+}
+
+/// Whether `id` can name a document at all. `.` and `..` (even percent-encoded) are dot
+/// segments that URL parsing resolves away, reaching the database or the server instead;
+/// control characters make CouchDB answer 400. Such ids come only from clients' paths.
+pub fn is_document_id(id: &str) -> bool {
+    !matches!(id, "" | "." | "..") && !id.chars().any(char::is_control)
 }
 
 fn percent_decode(text: &str) -> String {

@@ -88,6 +88,7 @@ impl TestApp {
 
     /// A service reading time from `clock`, with extra environment settings.
     pub async fn spawn_configured(clock: Clock, env: &[(&str, &str)]) -> TestApp {
+        capture_logs();
         let couch = std::env::var("COUCHDB_URL")
             .expect("COUCHDB_URL must name a CouchDB-compatible server; `make test` starts one");
         let settings = Settings::from_lookup(|name| {
@@ -213,6 +214,7 @@ impl TestApp {
         let services = json!({"_id": acct.id, "pvt_type": "service", "pvt_reseller": reseller,
             "pvt_tree": acct.tree, "pvt_vsn": 2});
         couch.put("services", &services).await.unwrap();
+        record_secret("api_key", &acct.api_key);
         acct
     }
 
@@ -241,6 +243,9 @@ impl TestApp {
             "pvt_account_db": acct.db().replace('/', "%2F"), "pvt_vsn": "1",
         });
         self.couch().put(&acct.db(), &doc).await.unwrap();
+        record_secret("password", &user.password);
+        record_secret("credentials", &user.md5());
+        record_secret("credentials", &sha1);
         user
     }
 
@@ -305,6 +310,7 @@ async fn answer(response: reqwest::Response) -> Answer {
     let headers = response.headers().clone();
     let bytes = response.bytes().await.unwrap();
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    record_answer_token(&body);
     Answer {
         status,
         body,
@@ -587,4 +593,61 @@ pub fn assert_validation(answer: &Answer, message: &str, path: &str, rule: &str)
         "no {rule} on {path}: {}",
         answer.body
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Secrets capture, for tests/secrets.rs: with KAZOO_TEST_LOG_DIR set, every test process
+// writes the service's log lines (TRACE) and the secrets its helpers made or received to
+// files in that directory, which the scan after the suite reads.
+
+/// The directory of the capture files, when capturing.
+fn capture_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os("KAZOO_TEST_LOG_DIR")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+}
+
+/// Installs, once per process, a TRACE subscriber writing to `<dir>/log-<pid>.log`.
+pub fn capture_logs() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    let Some(dir) = capture_dir() else {
+        return;
+    };
+    INSTALLED.call_once(|| {
+        std::fs::create_dir_all(&dir).expect("the log directory can be made");
+        let path = dir.join(format!("log-{}.log", std::process::id()));
+        let file = std::fs::File::create(path).expect("the log file can be made");
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .try_init();
+    });
+}
+
+/// Notes a secret (`kind` a short word, `value` the secret) for the scan, when capturing.
+pub fn record_secret(kind: &str, value: &str) {
+    use std::io::Write;
+    let Some(dir) = capture_dir() else {
+        return;
+    };
+    static FILE: std::sync::Mutex<Option<std::fs::File>> = std::sync::Mutex::new(None);
+    let mut file = FILE.lock().unwrap();
+    if file.is_none() {
+        std::fs::create_dir_all(&dir).expect("the log directory can be made");
+        let path = dir.join(format!("secrets-{}.txt", std::process::id()));
+        *file = Some(std::fs::File::create(path).expect("the secrets file can be made"));
+    }
+    let line = format!("{kind}\t{value}\n");
+    file.as_mut().unwrap().write_all(line.as_bytes()).unwrap();
+}
+
+/// Records the JWT an answer carries, if any.
+fn record_answer_token(body: &Value) {
+    if let Some(token) = body["auth_token"]
+        .as_str()
+        .filter(|t| t.split('.').count() == 3)
+    {
+        record_secret("token", token);
+    }
 }
