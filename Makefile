@@ -35,3 +35,11 @@ lint:
 clean: stop
 	cargo clean
 	rm -rf .data
+
+# --- fuzzing ---
+.PHONY: fuzz
+
+## fuzz: every cargo-fuzz target under fuzz/ for FUZZ_SECONDS each (default 60); installs
+## cargo-fuzz if missing and runs it on the stable toolchain (RUSTC_BOOTSTRAP=1)
+fuzz:
+	scripts/fuzz.sh
