@@ -42,3 +42,11 @@ clean: stop
 .PHONY: fuzz-api
 fuzz-api:
 	scripts/fuzz-api.sh
+
+# --- fuzzing ---
+.PHONY: fuzz
+
+## fuzz: every cargo-fuzz target under fuzz/ for FUZZ_SECONDS each (default 60); installs
+## cargo-fuzz if missing and runs it on the stable toolchain (RUSTC_BOOTSTRAP=1)
+fuzz:
+	scripts/fuzz.sh

@@ -2,7 +2,8 @@
 //!
 //! Two merges with different rules live here on purpose: the effective merge stacks the
 //! hierarchy's layers (an empty object erases nothing), while PATCH edits one document (an
-//! empty object replaces what was stored). Both treat `null` as "remove this key".
+//! empty object replaces what was stored). Both treat `null` as "remove this key", and both
+//! keep the order of the keys that stay, as Kazoo's JSON objects do.
 
 use serde_json::{Map, Value, json};
 
@@ -57,7 +58,7 @@ pub(super) fn stack<L: Clone>(
             for (key, value) in above {
                 path.push(key.clone());
                 if value.is_null() {
-                    below.remove(key);
+                    below.shift_remove(key);
                     if let Some(trace) = trace.as_deref_mut() {
                         trace.forget(path);
                     }
@@ -107,7 +108,7 @@ pub fn patch(stored: &Value, request: &Value) -> Value {
     let mut out = stored.as_object().cloned().unwrap_or_default();
     for (key, value) in request.as_object().into_iter().flatten() {
         if value.is_null() {
-            out.remove(key);
+            out.shift_remove(key);
             continue;
         }
         let merged = match (out.get(key), value) {
@@ -269,6 +270,16 @@ mod tests {
             patch(&stored, &request),
             json!({"auth_modules": {"cb_user_auth": {"a": 1}, "cb_api_auth": {}}})
         );
+    }
+
+    #[test]
+    fn removing_a_key_keeps_the_order_of_the_others() {
+        // Found by the `config_merge` fuzz target: the last key took the removed one's place.
+        let stored = json!({"x": 1, "a": 2, "y": 3, "z": 4});
+        let removal = json!({"x": null});
+        let order = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(order(&patch(&stored, &removal)), ["a", "y", "z"]);
+        assert_eq!(order(&merge_layers([&stored, &removal])), ["a", "y", "z"]);
     }
 
     #[test]

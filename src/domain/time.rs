@@ -5,12 +5,13 @@ use chrono::{DateTime, Datelike, SecondsFormat};
 /// Seconds from 0000-01-01T00:00:00Z to the Unix epoch.
 pub const GREGORIAN_OFFSET: i64 = 62_167_219_200;
 
-/// Unix seconds to Gregorian seconds. Saturates: clients can send any 64-bit second.
+/// Unix seconds to Gregorian seconds. Clients send seconds (`start_key`, `created_to`), so
+/// the ends of `i64` saturate rather than overflow.
 pub fn to_gregorian(unix: i64) -> i64 {
     unix.saturating_add(GREGORIAN_OFFSET)
 }
 
-/// Gregorian seconds to Unix seconds. Saturates: clients can send any 64-bit second.
+/// Gregorian seconds to Unix seconds, saturating like `to_gregorian`.
 pub fn to_unix(gregorian: i64) -> i64 {
     gregorian.saturating_sub(GREGORIAN_OFFSET)
 }
@@ -61,8 +62,14 @@ mod tests {
     fn gregorian_and_unix_differ_by_the_epoch_offset() {
         assert_eq!(to_gregorian(1_709_994_005), 63_877_213_205);
         assert_eq!(to_unix(63_871_286_400), 1_704_067_200);
+    }
+
+    #[test]
+    fn the_ends_of_the_range_saturate() {
+        // Found by the `cursor` fuzz target: `start_key=-9223372036854775808` overflowed.
         assert_eq!(to_unix(i64::MIN), i64::MIN);
         assert_eq!(to_gregorian(i64::MAX), i64::MAX);
+        assert_eq!(utc_month(to_unix(i64::MIN)), (1970, 1));
     }
 
     #[test]

@@ -182,3 +182,40 @@ fn row_cursor(row: &Value) -> Cursor {
         doc_id: row["id"].as_str().map(str::to_string),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listing(pairs: &[(&str, &str)]) -> Result<ListingQuery, ApiError> {
+        let ctx = Ctx {
+            request_id: "test".into(),
+            method: hyper::Method::GET,
+            query: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: None,
+            token: None,
+            client_ip: [127, 0, 0, 1].into(),
+            headers: Vec::new(),
+        };
+        listing_query(&ctx, 63_871_286_400)
+    }
+
+    #[test]
+    fn ranges_at_the_ends_of_i64_are_refused_without_overflowing() {
+        let min = i64::MIN.to_string();
+        let max = i64::MAX.to_string();
+        assert!(listing(&[("created_to", &min)]).is_ok());
+        assert!(listing(&[("created_to", &max), ("created_from", "-1")]).is_err());
+        assert!(listing(&[("created_to", &max), ("created_from", &min)]).is_err());
+    }
+
+    #[test]
+    fn a_start_key_at_the_end_of_time_is_read() {
+        let min = i64::MIN.to_string();
+        let query = listing(&[("start_key", &min)]).unwrap();
+        assert_eq!(query.start.map(|c| c.timestamp), Some(i64::MIN));
+    }
+}
