@@ -40,6 +40,12 @@ export KAZOO_TEST_LOG_DIR="$tmp/test-logs"
 mkdir -p "$KAZOO_TEST_LOG_DIR"
 # --- end of the secrets scan's setup
 
+# --- client tests (tests/clients.rs): the pinned Python client environment, made once here
+# (kept in .data/clients-venv; no network when it is already there) rather than per test.
+KAZOO_CLIENTS_PYTHON=$(scripts/clients-venv.sh)
+export KAZOO_CLIENTS_PYTHON
+# --- end of the client tests' setup
+
 cargo test --all-targets -- --test-threads=8
 
 # --- secrets scan, run last
