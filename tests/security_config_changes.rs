@@ -252,3 +252,26 @@ async fn a_post_with_a_delete_verb_deletes() {
     assert_eq!(answer.body["data"]["_read_only"], json!({"deleted": true}));
     assert!(app.config_doc(&t.leaf).await.is_none());
 }
+
+#[tokio::test]
+async fn a_post_with_an_unknown_verb_is_a_405_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let t = app.tree().await;
+    post(&app, &t, json!({"a": 1})).await;
+    let before = app.config_doc(&t.leaf).await.unwrap();
+
+    let by_query = format!("{}?verb=PACTH", t.leaf.security());
+    let answer = app
+        .send("POST", &by_query, Some(&t.token), Some(json!({"data": {}})))
+        .await;
+    assert_eq!(answer.status, 405, "{}", answer.body);
+    assert_eq!(answer.body["status"], "error");
+    let by_body = json!({"data": {}, "verb": "fly"});
+    let answer = app
+        .send("POST", &t.leaf.security(), Some(&t.token), Some(by_body))
+        .await;
+    assert_eq!(answer.status, 405, "{}", answer.body);
+
+    let after = app.config_doc(&t.leaf).await.unwrap();
+    assert_eq!(after["_rev"], before["_rev"], "nothing was written");
+}

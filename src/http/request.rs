@@ -114,13 +114,18 @@ pub fn effective_method(
     let verb = header
         .or_else(|| body.and_then(|b| b.get("verb")).and_then(Value::as_str))
         .or_else(|| query.get("verb").map(String::as_str));
-    match verb.map(str::to_ascii_uppercase).as_deref() {
-        Some("PUT") => Method::PUT,
-        Some("PATCH") => Method::PATCH,
-        Some("DELETE") => Method::DELETE,
-        Some("GET") => Method::GET,
-        _ => Method::POST,
+    // An unknown verb is the method the client asked for, so the route refuses it with a 405;
+    // falling back to POST would turn a mistyped `verb=PACTH` into a full replace.
+    match verb {
+        None => Method::POST,
+        Some(verb) => Method::from_bytes(verb.to_ascii_uppercase().as_bytes())
+            .unwrap_or_else(|_| unknown_method()),
     }
+}
+
+/// A method no route allows, for verbs that are not even an HTTP token.
+fn unknown_method() -> Method {
+    Method::from_bytes(b"UNKNOWN-VERB").unwrap_or(Method::CONNECT)
 }
 
 /// The token from `X-Auth-Token`, `Authorization: Bearer`, `?auth_token=` or the body.
@@ -259,5 +264,16 @@ mod tests {
             effective_method(&Method::POST, &delete, &query, None),
             Method::DELETE
         );
+    }
+
+    #[test]
+    fn an_unknown_verb_is_not_a_post() {
+        let none = HeaderMap::new();
+        for verb in ["PACTH", "fly", "", "no spaces"] {
+            let query = HashMap::from([("verb".to_string(), verb.to_string())]);
+            let method = effective_method(&Method::POST, &none, &query, None);
+            assert_ne!(method, Method::POST, "verb {verb:?}");
+            assert_ne!(method, Method::PUT, "verb {verb:?}");
+        }
     }
 }
