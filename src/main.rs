@@ -32,8 +32,25 @@ enum Command {
     Operator(OperatorCommand),
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// A failure to start is one `error:` line and exit status 1, whatever `RUST_BACKTRACE` says.
+fn main() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::from_env()?;
     init_tracing(settings.log_json)?;

@@ -10,8 +10,9 @@ use crate::domain::time::to_gregorian;
 /// Manage account API keys.
 #[derive(Subcommand)]
 pub enum ApiKeyCommand {
-    /// Give an account a new API key, in both copies of its document; the old key stops
-    /// working for `api_auth` at once. Prints the new key.
+    /// Give an account a new API key, in both copies of its document. Prints the new key.
+    /// Running services stop accepting the old key for `api_auth` within their
+    /// `CONFIG_CACHE_TTL`.
     Rotate {
         /// The account: its id, realm or name.
         account: String,
