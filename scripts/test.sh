@@ -32,6 +32,8 @@ echo "test.sh: COUCHDB_URL=$COUCHDB_URL" >&2
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo build
+# The dashboard's headless-browser test (tests/dashboard.rs) needs chromium and playwright-core.
+scripts/browser-deps.sh
 "${CARGO_TARGET_DIR:-target}/debug/kazoo-security" setup
 # --- secrets scan (tests/secrets.rs): test processes write their log lines and the secrets
 # their helpers made into this directory; after the suite, one scan reads them and every
