@@ -43,6 +43,8 @@ mkdir -p "$KAZOO_TEST_LOG_DIR"
 # --- end of the secrets scan's setup
 
 cargo test --all-targets -- --test-threads=8
+screenshot="${CARGO_TARGET_DIR:-target}/test-output/dashboard.png"
+[[ ! -f $screenshot ]] || echo "test.sh: the dashboard's screenshot is $screenshot" >&2
 
 # --- secrets scan, run last
 cargo test --test secrets -- --ignored --nocapture nothing_the_suite
