@@ -32,6 +32,8 @@ echo "test.sh: COUCHDB_URL=$COUCHDB_URL" >&2
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo build
+# The dashboard's headless-browser test (tests/dashboard.rs) needs chromium and playwright-core.
+scripts/browser-deps.sh
 "${CARGO_TARGET_DIR:-target}/debug/kazoo-security" setup
 # --- secrets scan (tests/secrets.rs): test processes write their log lines and the secrets
 # their helpers made into this directory; after the suite, one scan reads them and every
@@ -46,7 +48,10 @@ KAZOO_CLIENTS_PYTHON=$(scripts/clients-venv.sh)
 export KAZOO_CLIENTS_PYTHON
 # --- end of the client tests' setup
 
+screenshot="${CARGO_TARGET_DIR:-target}/test-output/dashboard.png"
+rm -f "$screenshot"
 cargo test --all-targets -- --test-threads=8
+[[ ! -f $screenshot ]] || echo "test.sh: the dashboard's screenshot is $screenshot" >&2
 
 # --- secrets scan, run last
 cargo test --test secrets -- --ignored --nocapture nothing_the_suite

@@ -7,7 +7,7 @@
 //!   place that knows status codes), CORS, body limits, token and client-IP extraction.
 //! - [`handlers`]: one module per resource (`security`, `attempts`, `multi_factor`,
 //!   `modules`, `authenticators`); each authenticates, authorizes, validates and acts, in the
-//!   API's order of checks.
+//!   API's order of checks. `dashboard` serves the one HTML page, which reads the others.
 //! - [`domain`]: the pure core. Config merging, schema validation, permissions, ids and
 //!   database names, Gregorian time, paging cursors, lockout, identity signatures, Duo and
 //!   TOTP codes, provider settings, account-name normalisation.

@@ -230,9 +230,9 @@ async fn expiry_numbers_out_of_range_are_400_and_store_nothing() {
                 assert_envelope(&answer, 400, &format!("{method} expiry {value}"));
             }
         }
-        let lockout = format!(
-            r#"{{"data":{{"auth_modules":{{"cb_user_auth":{{"lockout":{{"window_s":{value}}}}}}}}}}}"#
-        );
+        let window = format!(r#"{{"window_s":{value}}}"#);
+        let lockout =
+            format!(r#"{{"data":{{"auth_modules":{{"cb_user_auth":{{"lockout":{window}}}}}}}}}"#);
         let answer = app
             .send_raw("PATCH", &acct.security(), &headers, lockout)
             .await;

@@ -5,8 +5,7 @@ use clap::Subcommand;
 use serde_json::{Map, Value, json};
 
 use super::{CliError, Operator, print, print_json};
-use crate::domain::merge::modules_layer;
-use crate::domain::sources::{ConfigSource, merge_layers_traced};
+use crate::domain::sources::{TracedConfig, pointer, traced_config};
 
 /// Inspect security configs.
 #[derive(Subcommand)]
@@ -31,12 +30,11 @@ pub async fn run(op: &Operator, command: ConfigCommand) -> Result<(), CliError> 
     let account = op.store.account(&id).await?.ok_or_else(missing)?;
     let layers = op.store.config_layers(&account).await?;
 
-    let mut stack = layers.inherited.clone();
-    if let Some(own) = &layers.own {
-        stack.push((ConfigSource::Account, modules_layer(own)));
-    }
-    let sources: Vec<String> = stack.iter().map(|(source, _)| source.to_string()).collect();
-    let (effective, origins) = merge_layers_traced(stack.iter().map(|(s, l)| (s.clone(), l)));
+    let TracedConfig {
+        layers: sources,
+        effective,
+        origins,
+    } = traced_config(&layers.inherited, layers.own.as_ref());
 
     if json {
         let by_pointer: Map<String, Value> = origins
@@ -75,11 +73,4 @@ pub async fn run(op: &Operator, command: ConfigCommand) -> Result<(), CliError> 
         ))?;
     }
     Ok(())
-}
-
-/// The JSON pointer (RFC 6901) of a path of keys.
-fn pointer(path: &[String]) -> String {
-    path.iter()
-        .map(|key| format!("/{}", key.replace('~', "~0").replace('/', "~1")))
-        .collect()
 }

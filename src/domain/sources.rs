@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::merge::stack;
+use super::merge::{modules_layer, stack};
 
 /// Where a layer of an account's effective config comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +32,42 @@ impl std::fmt::Display for ConfigSource {
             ConfigSource::Account => f.write_str("account"),
         }
     }
+}
+
+/// An account's effective config with the source of every leaf.
+pub struct TracedConfig {
+    /// The names of the merge layers, lowest first.
+    pub layers: Vec<String>,
+    /// The merged config.
+    pub effective: Value,
+    /// Every leaf of `effective`, by its path of keys, with the layer that set it.
+    pub origins: Vec<(Vec<String>, ConfigSource)>,
+}
+
+/// Merges `inherited` (the layers below the account's own, lowest first) and `own` (the
+/// account's config document, if any), tracing where each value comes from.
+pub fn traced_config(inherited: &[(ConfigSource, Value)], own: Option<&Value>) -> TracedConfig {
+    let mut layers = inherited.to_vec();
+    if let Some(own) = own {
+        layers.push((ConfigSource::Account, modules_layer(own)));
+    }
+    let names = layers
+        .iter()
+        .map(|(source, _)| source.to_string())
+        .collect();
+    let (effective, origins) = merge_layers_traced(layers.iter().map(|(s, l)| (s.clone(), l)));
+    TracedConfig {
+        layers: names,
+        effective,
+        origins,
+    }
+}
+
+/// The JSON pointer (RFC 6901) of a path of keys.
+pub fn pointer(path: &[String]) -> String {
+    path.iter()
+        .map(|key| format!("/{}", key.replace('~', "~0").replace('/', "~1")))
+        .collect()
 }
 
 /// The same merge, also telling which layer set each leaf of the result: `layers` carry a

@@ -1,9 +1,11 @@
-//! One module per resource, and `ops` for probes, metrics and the API description. A handler
-//! authenticates, finds and authorizes the account, validates, acts through `store`, and
-//! answers a `Reply`; the order of those steps is the API's (api.md, "Order of checks").
+//! One module per resource, `ops` for probes, metrics and the API description, and
+//! `dashboard` for the HTML page. A handler authenticates, finds and authorizes the account,
+//! validates, acts through `store`, and answers a `Reply`; the order of those steps is the
+//! API's (api.md, "Order of checks").
 
 pub mod attempts;
 pub mod authenticators;
+pub mod dashboard;
 pub mod modules;
 pub mod multi_factor;
 pub mod ops;
@@ -39,6 +41,8 @@ pub async fn dispatch(state: &AppState, ctx: &mut Ctx, route: &Route) -> Result<
         (Route::AccountSecurity(id), Method::DELETE) => {
             security::delete_config(state, ctx, id).await
         }
+        (Route::Sources(id), Method::GET) => security::get_sources(state, ctx, id).await,
+        (Route::Dashboard(id), Method::GET) => dashboard::page(id),
         (Route::Attempts(id), Method::GET) => attempts::list_attempts(state, ctx, id).await,
         (Route::Attempt(id, attempt), Method::GET) => {
             attempts::get_attempt(state, ctx, id, attempt).await

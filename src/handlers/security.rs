@@ -10,6 +10,7 @@ use crate::domain::ids::AccountId;
 use crate::domain::merge::{patch, public_part};
 use crate::domain::permissions::may_reference_provider;
 use crate::domain::schema::{ValidationErrors, add_error, validate_security_config};
+use crate::domain::sources::{TracedConfig, pointer, traced_config};
 use crate::http::envelope::Reply;
 use crate::http::error::ApiError;
 use crate::http::request::Ctx;
@@ -41,6 +42,33 @@ pub async fn get_config(state: &AppState, ctx: &Ctx, raw_id: &str) -> Result<Rep
     providers.decorate(state, &mut inherited).await?;
 
     Ok(Reply::ok(json!({"account": own, "inherited_config": inherited})).with_revision(revision))
+}
+
+/// `GET …/security/sources`: the effective config, the names of the layers it is merged
+/// from (lowest first), and every leaf value with its JSON pointer and the layer that set it.
+pub async fn get_sources(state: &AppState, ctx: &Ctx, raw_id: &str) -> Result<Reply, ApiError> {
+    let who = caller(state, ctx).await?;
+    let account = managed_account(state, &who, raw_id).await?;
+
+    let layers = state.store.config_layers(&account).await?;
+    let TracedConfig {
+        layers: names,
+        effective,
+        origins,
+    } = traced_config(&layers.inherited, layers.own.as_ref());
+    let values: Vec<Value> = origins
+        .iter()
+        .map(|(path, source)| {
+            let value = path.iter().fold(&effective, |v, key| &v[key.as_str()]);
+            json!({"path": pointer(path), "value": value, "source": source.to_string()})
+        })
+        .collect();
+    Ok(Reply::ok(json!({
+        "layers": names,
+        "has_own_config": layers.own.is_some(),
+        "effective": effective,
+        "values": values,
+    })))
 }
 
 /// `POST`: replaces the account's public config with the request's `data`.

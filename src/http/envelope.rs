@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{CONTENT_TYPE, ETAG, HeaderValue};
+use hyper::header::{CONTENT_TYPE, ETAG, HeaderName, HeaderValue};
 use hyper::{Response, StatusCode};
 use serde_json::{Map, Value, json};
 
@@ -22,6 +22,8 @@ pub struct Reply {
     pub extra: Map<String, Value>,
     /// A body sent as it is, without the envelope, and its content type.
     pub raw: Option<(&'static str, Bytes)>,
+    /// Headers added to a raw body's answer.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl Reply {
@@ -34,6 +36,7 @@ impl Reply {
             auth_token: None,
             extra: Map::new(),
             raw: None,
+            headers: Vec::new(),
         }
     }
 
@@ -78,6 +81,7 @@ impl EnvelopeContext<'_> {
             *response.status_mut() = reply.status;
             let content_type = HeaderValue::from_static(content_type);
             response.headers_mut().insert(CONTENT_TYPE, content_type);
+            response.headers_mut().extend(reply.headers);
             return response;
         }
         let mut body = Map::new();

@@ -18,6 +18,12 @@ pub enum Route {
     Attempts(String),
     /// `/v2/accounts/{A}/security/attempts/{ID}`
     Attempt(String, String),
+    /// `/v2/accounts/{A}/security/sources`: the effective config and where each value
+    /// comes from.
+    Sources(String),
+    /// `/v2/accounts/{A}/security/dashboard`: the HTML page that shows the account's
+    /// config and attempts.
+    Dashboard(String),
     /// `/v2/user_auth`, `/v2/api_auth`, `/v2/ip_auth`
     UserAuth,
     ApiAuth,
@@ -87,6 +93,16 @@ pub static ROUTES: &[RouteSpec] = &[
         template: "/v2/accounts/{account_id}/security/attempts/{attempt_id}",
         methods: GET,
         build: |p| Route::Attempt(p[0].into(), p[1].into()),
+    },
+    RouteSpec {
+        template: "/v2/accounts/{account_id}/security/sources",
+        methods: GET,
+        build: |p| Route::Sources(p[0].into()),
+    },
+    RouteSpec {
+        template: "/v2/accounts/{account_id}/security/dashboard",
+        methods: GET,
+        build: |p| Route::Dashboard(p[0].into()),
     },
     RouteSpec {
         template: "/v2/user_auth",
@@ -213,6 +229,8 @@ impl Route {
             Route::AccountSecurity(_) => "/v2/accounts/{account_id}/security",
             Route::Attempts(_) => "/v2/accounts/{account_id}/security/attempts",
             Route::Attempt(..) => "/v2/accounts/{account_id}/security/attempts/{attempt_id}",
+            Route::Sources(_) => "/v2/accounts/{account_id}/security/sources",
+            Route::Dashboard(_) => "/v2/accounts/{account_id}/security/dashboard",
             Route::UserAuth => "/v2/user_auth",
             Route::ApiAuth => "/v2/api_auth",
             Route::IpAuth => "/v2/ip_auth",
