@@ -216,11 +216,13 @@ async fn a_stopped_couchdb_gives_503s_and_the_same_instance_recovers_when_it_is_
         })
         .await;
 
-        phase.down.store(true, Ordering::SeqCst);
         let stopping = couch.clone();
         tokio::task::spawn_blocking(move || stopping.stop())
             .await
             .unwrap();
+        // Only once the server is gone: a request that began while it was stopping may
+        // still have been answered by it.
+        phase.down.store(true, Ordering::SeqCst);
         phase.changes.fetch_add(1, Ordering::SeqCst);
         for kind in KINDS {
             let outcome = send(&app, &client, &s, kind).await;
