@@ -7,7 +7,7 @@ PORT ?= 8000
 COUCHDB_PORT ?= 5984
 export PORT COUCHDB_PORT
 
-.PHONY: run test bench stop lint clean
+.PHONY: run test soak bench stop lint clean
 
 ## run: the service on 127.0.0.1:$(PORT) with the demo accounts (pouchdb-server on $(COUCHDB_PORT) unless COUCHDB_URL is set)
 run:
@@ -16,6 +16,11 @@ run:
 ## test: the whole suite against a throwaway in-memory pouchdb-server, then fmt and clippy
 test:
 	scripts/test.sh
+
+## soak: the load, fault and shutdown tests at full size (SOAK_LOGINS=10000,
+## SOAK_FAULT_ROUNDS=5) against a throwaway in-memory pouchdb-server
+soak:
+	scripts/soak.sh
 
 ## bench: side-by-side measurements against an in-memory pouchdb-server with wrk (installed if
 ## missing); prints the table and writes bench/results.md and bench/results.svg

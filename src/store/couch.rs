@@ -28,8 +28,10 @@ pub struct Couch {
     /// Requests sent so far, for tests of the cache's promises and for metrics.
     requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Bounds the requests in flight, so that a burst of clients cannot open thousands of
-    /// connections to CouchDB; the rest wait their turn (within the request timeout).
+    /// connections to CouchDB; the rest wait their turn, at most `timeout`.
     in_flight: std::sync::Arc<tokio::sync::Semaphore>,
+    /// `COUCHDB_TIMEOUT_S`: the bound on the wait for a turn, and on the request itself.
+    timeout: Duration,
     base: String,
     credentials: Option<(String, String)>,
     metrics: CouchMetrics,
@@ -79,6 +81,7 @@ impl Couch {
             http,
             requests: Default::default(),
             in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+            timeout,
             base: base.as_str().trim_end_matches('/').to_string(),
             credentials,
             metrics: CouchMetrics::default(),
@@ -122,8 +125,20 @@ impl Couch {
         self.requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let closed = |_| StoreError::Unavailable("the CouchDB client is closed".into());
-        let _permit = self.in_flight.acquire().await.map_err(closed)?;
         let label = method_label(&method);
+        // Without a bound here, a CouchDB that stops answering makes every request queue
+        // behind the 64 in flight, and the last of a burst would wait many timeouts.
+        let waited = std::time::Instant::now();
+        let _permit = match tokio::time::timeout(self.timeout, self.in_flight.acquire()).await {
+            Ok(permit) => permit.map_err(closed)?,
+            Err(_) => {
+                self.metrics
+                    .observe(label, waited.elapsed(), Some("timeout"));
+                return Err(StoreError::Unavailable(
+                    "no CouchDB connection became free in time".into(),
+                ));
+            }
+        };
         let mut request = self.http.request(method, url);
         if let Some((user, pass)) = &self.credentials {
             request = request.basic_auth(user, Some(pass));

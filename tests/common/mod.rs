@@ -398,7 +398,8 @@ impl TestApp {
     /// Every live document of a database, read straight from CouchDB; empty when the
     /// database does not exist.
     pub async fn all_docs(&self, db: &str) -> Vec<Value> {
-        let base = std::env::var("COUCHDB_URL").unwrap();
+        // The app's own server: the fault tests run theirs, not the one of COUCHDB_URL.
+        let base = self.state.settings.couchdb_url.to_string();
         let url = format!(
             "{}/{}/_all_docs?include_docs=true",
             base.trim_end_matches('/'),
@@ -651,3 +652,8 @@ fn record_answer_token(body: &Value) {
         record_secret("token", token);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Load, fault and shutdown tests: their own CouchDB servers and a proxy (tests/common/load.rs).
+
+pub mod load;

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `make soak`: the load, fault and shutdown tests at full size (SOAK_LOGINS logins, default
+# 10000; SOAK_FAULT_ROUNDS stops and restarts of CouchDB, default 5) against a throwaway
+# in-memory pouchdb-server. The fault tests start and stop servers of their own besides.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+couchdb=couchdb/couchdb.sh
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kazoo-security-soak.XXXXXX")
+pidfile="$tmp/couchdb.pid"
+
+cleanup() {
+  "$couchdb" stop --pidfile "$pidfile" || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A free port can be taken between picking and binding it: try a few.
+for attempt in 1 2 3; do
+  port=$("$couchdb" free-port)
+  if "$couchdb" start --port "$port" --in-memory --pidfile "$pidfile" --log "$tmp/couchdb.log"; then
+    break
+  fi
+  [[ $attempt -lt 3 ]] || { echo "soak.sh: could not start pouchdb-server" >&2; exit 1; }
+done
+export COUCHDB_URL="http://127.0.0.1:$port"
+export SOAK_LOGINS="${SOAK_LOGINS:-10000}"
+export SOAK_FAULT_ROUNDS="${SOAK_FAULT_ROUNDS:-5}"
+echo "soak.sh: COUCHDB_URL=$COUCHDB_URL SOAK_LOGINS=$SOAK_LOGINS" \
+  "SOAK_FAULT_ROUNDS=$SOAK_FAULT_ROUNDS" >&2
+
+cargo build
+"${CARGO_TARGET_DIR:-target}/debug/kazoo-security" setup
+cargo test --test concurrency --test faults --test shutdown -- --nocapture
