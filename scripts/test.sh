@@ -56,3 +56,9 @@ cargo test --all-targets -- --test-threads=8
 # --- secrets scan, run last
 cargo test --test secrets -- --ignored --nocapture nothing_the_suite
 # --- end of the secrets scan
+
+# The load, fault and shutdown tests again at full size (`make soak`), so that CI, which runs
+# only `make test`, runs them too. SKIP_SOAK=1 leaves them out of a quick local run.
+if [[ ${SKIP_SOAK:-0} != 1 ]]; then
+  KAZOO_TEST_LOG_DIR= scripts/soak.sh
+fi
