@@ -410,3 +410,28 @@ async fn a_refresh_action_may_come_beside_or_inside_data() {
         .await;
     assert_eq!(answer.status, 400);
 }
+
+#[tokio::test]
+async fn head_answers_as_get_without_a_body() {
+    let app = TestApp::spawn().await;
+    let t = app.tree().await;
+    let head = |path: String, token: Option<String>| {
+        let mut request = app.http.head(format!("{}{path}", app.url));
+        if let Some(token) = token {
+            request = request.header("X-Auth-Token", token);
+        }
+        request.send()
+    };
+
+    let answer = head(t.leaf.security(), Some(t.token.clone()))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "application/json");
+    assert!(answer.bytes().await.unwrap().is_empty(), "HEAD has no body");
+
+    let unauthenticated = head(t.leaf.security(), None).await.unwrap();
+    assert_eq!(unauthenticated.status(), 401, "HEAD is checked as GET is");
+    let login = head("/v2/user_auth".to_string(), None).await.unwrap();
+    assert_eq!(login.status(), 405, "a route without GET has no HEAD");
+}

@@ -105,6 +105,10 @@ pub fn effective_method(
     query: &HashMap<String, String>,
     body: Option<&Map<String, Value>>,
 ) -> Method {
+    // HEAD is a GET whose body hyper leaves out of the response.
+    if method == Method::HEAD {
+        return Method::GET;
+    }
     if method != Method::POST {
         return method.clone();
     }
