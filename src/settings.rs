@@ -46,116 +46,92 @@ impl Settings {
 
     /// Reads settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let read = |name: &'static str, default: &str| {
-            let value = lookup(name).filter(|v| !v.is_empty());
-            value.unwrap_or_else(|| default.to_string())
-        };
-        let fail = |name, value: String, problem| SettingsError {
-            name,
-            value,
-            problem,
-        };
-
-        let url_text = read("COUCHDB_URL", "http://127.0.0.1:5984");
-        let couchdb_url = url::Url::parse(&url_text)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .ok_or_else(|| fail("COUCHDB_URL", url_text.clone(), "not an http(s) URL"))?;
-
-        let addr_text = read("LISTEN_ADDR", "127.0.0.1:8000");
-        let listen_addr = addr_text.parse().map_err(|_| {
-            fail(
-                "LISTEN_ADDR",
-                addr_text.clone(),
-                "not an address like 127.0.0.1:8000",
-            )
-        })?;
-
-        let ttl_text = read("CONFIG_CACHE_TTL", "5");
-        let cache_ttl = ttl_text
-            .parse::<u64>()
-            .map(Duration::from_secs)
-            .map_err(|_| {
-                fail(
-                    "CONFIG_CACHE_TTL",
-                    ttl_text.clone(),
-                    "not a whole number of seconds",
-                )
-            })?;
-
-        let timeout_text = read("COUCHDB_TIMEOUT_S", "10");
-        let couchdb_timeout = timeout_text
-            .parse::<u64>()
-            .ok()
-            .filter(|s| *s > 0)
-            .map(Duration::from_secs)
-            .ok_or_else(|| {
-                fail(
-                    "COUCHDB_TIMEOUT_S",
-                    timeout_text.clone(),
-                    "not a positive number of seconds",
-                )
-            })?;
-
-        let header_text = read("HEADER_READ_TIMEOUT_S", "10");
-        let header_read_timeout = header_text
-            .parse::<u64>()
-            .ok()
-            .filter(|s| *s > 0)
-            .map(Duration::from_secs)
-            .ok_or_else(|| {
-                fail(
-                    "HEADER_READ_TIMEOUT_S",
-                    header_text.clone(),
-                    "not a positive number of seconds",
-                )
-            })?;
-
-        let proxies_text = read("TRUSTED_PROXIES", "127.0.0.0/8,::1/128");
-        let trusted_proxies = parse_networks(&proxies_text).ok_or_else(|| {
-            fail(
-                "TRUSTED_PROXIES",
-                proxies_text.clone(),
-                "not a comma-separated list of IPs or CIDRs",
-            )
-        })?;
-
-        let format_text = read("LOG_FORMAT", "text");
-        let log_json = match format_text.as_str() {
-            "text" => false,
-            "json" => true,
-            _ => return Err(fail("LOG_FORMAT", format_text, "must be text or json")),
-        };
-
-        let bucket_text = read("RATE_LIMIT_BUCKET", "100");
-        let rate_limit_bucket = bucket_text.parse().map_err(|_| {
-            fail(
-                "RATE_LIMIT_BUCKET",
-                bucket_text.clone(),
-                "not a whole number",
-            )
-        })?;
-        let refill_text = read("RATE_LIMIT_REFILL_PER_S", "10");
-        let rate_limit_refill_per_s = refill_text.parse().map_err(|_| {
-            fail(
-                "RATE_LIMIT_REFILL_PER_S",
-                refill_text.clone(),
-                "not a whole number",
-            )
-        })?;
-
+        let whole = |t: &str| t.parse::<u64>().ok();
+        let seconds = |t: &str| whole(t).map(Duration::from_secs);
+        let positive_seconds = |t: &str| whole(t).filter(|s| *s > 0).map(Duration::from_secs);
         Ok(Settings {
-            rate_limit_bucket,
-            rate_limit_refill_per_s,
-            couchdb_url,
-            listen_addr,
-            cache_ttl,
-            trusted_proxies,
-            log_json,
-            couchdb_timeout,
-            header_read_timeout,
+            couchdb_url: setting(
+                &lookup,
+                ("COUCHDB_URL", "http://127.0.0.1:5984"),
+                "not an http(s) URL",
+                |t| {
+                    url::Url::parse(t)
+                        .ok()
+                        .filter(|u| matches!(u.scheme(), "http" | "https"))
+                },
+            )?,
+            listen_addr: setting(
+                &lookup,
+                ("LISTEN_ADDR", "127.0.0.1:8000"),
+                "not an address like 127.0.0.1:8000",
+                |t| t.parse().ok(),
+            )?,
+            cache_ttl: setting(
+                &lookup,
+                ("CONFIG_CACHE_TTL", "5"),
+                "not a whole number of seconds",
+                seconds,
+            )?,
+            couchdb_timeout: setting(
+                &lookup,
+                ("COUCHDB_TIMEOUT_S", "10"),
+                "not a positive number of seconds",
+                positive_seconds,
+            )?,
+            header_read_timeout: setting(
+                &lookup,
+                ("HEADER_READ_TIMEOUT_S", "10"),
+                "not a positive number of seconds",
+                positive_seconds,
+            )?,
+            trusted_proxies: setting(
+                &lookup,
+                ("TRUSTED_PROXIES", "127.0.0.0/8,::1/128"),
+                "not a comma-separated list of IPs or CIDRs",
+                parse_networks,
+            )?,
+            log_json: setting(
+                &lookup,
+                ("LOG_FORMAT", "text"),
+                "must be text or json",
+                |t| match t {
+                    "text" => Some(false),
+                    "json" => Some(true),
+                    _ => None,
+                },
+            )?,
+            rate_limit_bucket: setting(
+                &lookup,
+                ("RATE_LIMIT_BUCKET", "100"),
+                "not a whole number",
+                |t| t.parse().ok(),
+            )?,
+            rate_limit_refill_per_s: setting(
+                &lookup,
+                ("RATE_LIMIT_REFILL_PER_S", "10"),
+                "not a whole number",
+                |t| t.parse().ok(),
+            )?,
         })
     }
+}
+
+/// One variable: its value, or the default when unset or empty, parsed by `parse`; a value
+/// `parse` refuses is an error naming the variable and the problem.
+fn setting<T>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    (name, default): (&'static str, &str),
+    problem: &'static str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, SettingsError> {
+    let value = lookup(name)
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_string());
+    parse(&value).ok_or(SettingsError {
+        name,
+        value,
+        problem,
+    })
 }
 
 /// Parses `10.0.0.0/8, 192.0.2.7` into networks; a bare address is a one-address network.
