@@ -6,6 +6,7 @@
 #   couchdb.sh start --port N (--in-memory | --data DIR) --pidfile FILE [--log FILE]
 #   couchdb.sh stop --pidfile FILE
 #   couchdb.sh free-port
+#   couchdb.sh throwaway --pidfile FILE [--log FILE]   (in memory, a free port; prints its URL)
 #
 # pouchdb-server writes config.json and log.txt into its working directory, so it runs inside
 # the data directory (persistent) or inside "<pidfile>.d" (in-memory), never in the repository.
@@ -21,7 +22,7 @@ die() {
 }
 
 usage() {
-  sed -n '5,8p' "${BASH_SOURCE[0]}" | sed 's/^#  */usage: /' >&2
+  sed -n '5,9p' "${BASH_SOURCE[0]}" | sed 's/^#  */usage: /' >&2
   exit 2
 }
 
@@ -199,10 +200,35 @@ cmd_stop() {
   rm -rf "$pidfile.d"
 }
 
+# An in-memory server on a free port, for a test or benchmark run; prints its URL on stdout.
+# A free port can be taken between picking and binding it, hence a few tries.
+cmd_throwaway() {
+  local pidfile="" log="" attempt port
+  while (($#)); do
+    case "$1" in
+      --pidfile) pidfile=${2:?--pidfile needs a value}; shift 2 ;;
+      --log) log=${2:?--log needs a value}; shift 2 ;;
+      *) die "throwaway: unknown argument '$1'" ;;
+    esac
+  done
+  [[ -n "$pidfile" ]] || die "throwaway: --pidfile FILE is required"
+  for attempt in 1 2 3; do
+    port=$(cmd_free_port)
+    # A separate process: start exits on failure, and this loop should try again.
+    if "${BASH_SOURCE[0]}" start --port "$port" --in-memory --pidfile "$pidfile" \
+      ${log:+--log "$log"}; then
+      echo "http://127.0.0.1:$port"
+      return 0
+    fi
+  done
+  die "throwaway: could not start pouchdb-server on a free port ($attempt tries)"
+}
+
 case "${1:-}" in
   install) shift; cmd_install "$@" ;;
   start) shift; cmd_start "$@" ;;
   stop) shift; cmd_stop "$@" ;;
   free-port) shift; cmd_free_port ;;
+  throwaway) shift; cmd_throwaway "$@" ;;
   *) usage ;;
 esac

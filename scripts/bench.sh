@@ -62,16 +62,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# 2. CouchDB (in memory, on a free port; a port can be taken between picking and binding it).
-for attempt in 1 2 3; do
-  couch_port=$("$couchdb" free-port)
-  if "$couchdb" start --port "$couch_port" --in-memory --pidfile "$pidfile" \
-    --log "$tmp/couchdb.log"; then
-    break
-  fi
-  [[ $attempt -lt 3 ]] || { say "could not start pouchdb-server"; exit 1; }
-done
-export COUCHDB_URL="http://127.0.0.1:$couch_port"
+# 2. CouchDB, in memory on a free port.
+COUCHDB_URL=$("$couchdb" throwaway --pidfile "$pidfile" --log "$tmp/couchdb.log")
+export COUCHDB_URL
+couch_port=${COUCHDB_URL##*:}
 
 # 3. The release build and the data load run side by side: the build is the longest step on a
 # fresh clone, and building CouchDB's index of 100,000 attempts is the next.

@@ -35,15 +35,8 @@ if [[ "$("$venv/bin/st" --version 2>/dev/null || true)" != *"$schemathesis_versi
   "$venv/bin/pip" install --quiet "schemathesis==$schemathesis_version"
 fi
 
-for attempt in 1 2 3; do
-  couch_port=$("$couchdb" free-port)
-  if "$couchdb" start --port "$couch_port" --in-memory --pidfile "$pidfile" \
-    --log "$tmp/couchdb.log"; then
-    break
-  fi
-  [[ $attempt -lt 3 ]] || { echo "fuzz-api.sh: could not start pouchdb-server" >&2; exit 1; }
-done
-export COUCHDB_URL="http://127.0.0.1:$couch_port"
+COUCHDB_URL=$("$couchdb" throwaway --pidfile "$pidfile" --log "$tmp/couchdb.log")
+export COUCHDB_URL
 
 cargo build
 bin="${CARGO_TARGET_DIR:-target}/debug/kazoo-security"

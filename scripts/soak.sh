@@ -17,15 +17,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# A free port can be taken between picking and binding it: try a few.
-for attempt in 1 2 3; do
-  port=$("$couchdb" free-port)
-  if "$couchdb" start --port "$port" --in-memory --pidfile "$pidfile" --log "$tmp/couchdb.log"; then
-    break
-  fi
-  [[ $attempt -lt 3 ]] || { echo "soak.sh: could not start pouchdb-server" >&2; exit 1; }
-done
-export COUCHDB_URL="http://127.0.0.1:$port"
+COUCHDB_URL=$("$couchdb" throwaway --pidfile "$pidfile" --log "$tmp/couchdb.log")
+export COUCHDB_URL
 export SOAK_LOGINS="${SOAK_LOGINS:-10000}"
 export SOAK_FAULT_ROUNDS="${SOAK_FAULT_ROUNDS:-5}"
 echo "soak.sh: COUCHDB_URL=$COUCHDB_URL SOAK_LOGINS=$SOAK_LOGINS" \
