@@ -10,6 +10,7 @@ use crate::domain::names::normalize_account_name;
 use crate::domain::provisioning::{account_name, generated_realm, new_api_key, realm};
 use crate::domain::time::to_gregorian;
 use crate::store::StoreError;
+use crate::store::accounts::pvt_tree;
 use crate::store::kazoo_documents::NewAccount;
 
 /// Accounts listed per CouchDB request.
@@ -192,14 +193,7 @@ async fn placement(op: &Operator, parent: Option<&str>) -> Result<Placement, Cli
             master: true,
         });
     };
-    let mut tree: Vec<String> = doc["pvt_tree"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut tree = pvt_tree(&doc);
     tree.push(id.to_string());
     Ok(Placement {
         tree,

@@ -21,16 +21,21 @@ pub struct Account {
     pub signature_secret: Option<String>,
 }
 
+/// An account document's ancestors, master first, as Kazoo lists them in `pvt_tree`.
+pub fn pvt_tree(doc: &Value) -> Vec<String> {
+    doc["pvt_tree"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl Account {
     fn from_doc(id: AccountId, doc: &Value) -> Self {
-        let tree = doc["pvt_tree"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let tree = pvt_tree(doc);
         let flag = |key: &str| {
             doc.get(key)
                 .map(|v| v == &Value::Bool(true))
