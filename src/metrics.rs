@@ -91,6 +91,21 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 15))
 }
 
+/// A fixed label for a request method, in our requests and in CouchDB's: clients may send any
+/// token as a method, and a label must not grow the number of series.
+pub fn method_label(method: &hyper::Method) -> &'static str {
+    match *method {
+        hyper::Method::GET => "GET",
+        hyper::Method::HEAD => "HEAD",
+        hyper::Method::PUT => "PUT",
+        hyper::Method::POST => "POST",
+        hyper::Method::PATCH => "PATCH",
+        hyper::Method::DELETE => "DELETE",
+        hyper::Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 impl Default for CouchMetrics {
     fn default() -> Self {
         CouchMetrics {
@@ -251,5 +266,20 @@ impl CacheCounters {
     /// Counts a read passed on to CouchDB.
     pub fn miss(&self) {
         self.misses.inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::method_label;
+    use hyper::Method;
+
+    #[test]
+    fn methods_outside_the_known_set_share_one_label() {
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        for odd in ["FLY", "PROPFIND", "UNKNOWN-VERB"] {
+            let method = Method::from_bytes(odd.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), "other", "{odd}");
+        }
     }
 }

@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tracing::Instrument;
 
 use crate::handlers;
-use crate::metrics::RequestLabels;
+use crate::metrics::{RequestLabels, method_label};
 use crate::state::AppState;
 use envelope::{EnvelopeContext, Reply};
 use error::ApiError;
@@ -202,20 +202,6 @@ async fn answer(
 
     let result = handlers::dispatch(state, &mut ctx, &route).await;
     (ctx, result)
-}
-
-/// A fixed label for a request method: clients may send any token as a method.
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::PUT => "PUT",
-        Method::POST => "POST",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        _ => "other",
-    }
 }
 
 fn allow_list(methods: &[Method]) -> String {

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::StoreError;
 use super::designs::DesignDoc;
 use crate::metrics::CouchMetrics;
+use crate::metrics::method_label;
 
 /// CouchDB requests one instance keeps in flight at most.
 const MAX_IN_FLIGHT: usize = 64;
@@ -417,18 +418,6 @@ impl ViewRow {
             value: row["value"].take(),
             doc,
         }
-    }
-}
-
-/// A fixed label for the methods this client sends.
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::PUT => "PUT",
-        Method::POST => "POST",
-        Method::DELETE => "DELETE",
-        _ => "other",
     }
 }
 
