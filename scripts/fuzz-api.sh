@@ -11,22 +11,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 schemathesis_version=4.32.5
 venv="$PWD/.data/fuzz-venv"
-couchdb=couchdb/couchdb.sh
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kazoo-security-fuzz.XXXXXX")
-pidfile="$tmp/couchdb.pid"
 service_pid=""
-
-cleanup() {
+stop_own() {
   if [[ -n "$service_pid" ]]; then
     kill "$service_pid" 2>/dev/null || true
     wait "$service_pid" 2>/dev/null || true
   fi
-  "$couchdb" stop --pidfile "$pidfile" || true
-  rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+source scripts/lib/throwaway-couchdb.sh fuzz
 
 if [[ "$("$venv/bin/st" --version 2>/dev/null || true)" != *"$schemathesis_version"* ]]; then
   echo "fuzz-api.sh: installing schemathesis $schemathesis_version into $venv" >&2
@@ -34,9 +26,6 @@ if [[ "$("$venv/bin/st" --version 2>/dev/null || true)" != *"$schemathesis_versi
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet "schemathesis==$schemathesis_version"
 fi
-
-COUCHDB_URL=$("$couchdb" throwaway --pidfile "$pidfile" --log "$tmp/couchdb.log")
-export COUCHDB_URL
 
 cargo build
 bin="${CARGO_TARGET_DIR:-target}/debug/kazoo-security"

@@ -5,20 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-couchdb=couchdb/couchdb.sh
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kazoo-security-soak.XXXXXX")
-pidfile="$tmp/couchdb.pid"
-
-cleanup() {
-  "$couchdb" stop --pidfile "$pidfile" || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-COUCHDB_URL=$("$couchdb" throwaway --pidfile "$pidfile" --log "$tmp/couchdb.log")
-export COUCHDB_URL
+source scripts/lib/throwaway-couchdb.sh soak
 export SOAK_LOGINS="${SOAK_LOGINS:-10000}"
 export SOAK_FAULT_ROUNDS="${SOAK_FAULT_ROUNDS:-5}"
 echo "soak.sh: COUCHDB_URL=$COUCHDB_URL SOAK_LOGINS=$SOAK_LOGINS" \

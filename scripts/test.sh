@@ -4,21 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-couchdb=couchdb/couchdb.sh
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/kazoo-security-test.XXXXXX")
-pidfile="$tmp/couchdb.pid"
-
-cleanup() {
-  "$couchdb" stop --pidfile "$pidfile" || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-# Turn signals into an ordinary exit so that the EXIT trap runs.
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-COUCHDB_URL=$("$couchdb" throwaway --pidfile "$pidfile" --log "$tmp/couchdb.log")
-export COUCHDB_URL
+source scripts/lib/throwaway-couchdb.sh test
 echo "test.sh: COUCHDB_URL=$COUCHDB_URL" >&2
 
 # Lint first, so that the run ends with the test summary.
