@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::load::env_number;
+use common::load::{env_number, logging_account};
 use common::{Acct, TestApp, public};
 use kazoo_security::state::Clock;
 use serde_json::{Value, json};
@@ -135,12 +135,6 @@ async fn a_concurrent_post_and_delete_end_as_one_of_their_serial_orders() {
     }
 }
 
-/// The config of an account that logs every login, failed or not, of users.
-fn logging_everything() -> Value {
-    json!({"data": {"auth_modules": {"cb_user_auth":
-        {"log_successful_attempts": true, "log_failed_attempts": true}}}})
-}
-
 /// 2025-01-31T23:59:30Z: half a minute before a month ends.
 const JAN_31_2025_235930: i64 = 1_738_367_970;
 
@@ -149,18 +143,7 @@ async fn every_login_of_fifty_concurrent_clients_across_a_month_end_leaves_one_a
     let logins = env_number("SOAK_LOGINS", 500);
     let clock = Clock::fixed(JAN_31_2025_235930);
     let app = TestApp::spawn_configured(clock.clone(), &[("CONFIG_CACHE_TTL", "5")]).await;
-    let acct = app.account(None, true).await;
-    let token = app.api_token(&acct).await;
-    let answer = app
-        .send(
-            "POST",
-            &acct.security(),
-            Some(&token),
-            Some(logging_everything()),
-        )
-        .await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    let user = app.user(&acct, false).await;
+    let (acct, _token, user) = logging_account(&app).await;
 
     // The clock moves one second every `step` logins, so the run spans about a minute and
     // midnight falls halfway.

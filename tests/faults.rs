@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::load::{CouchServer, Proxy, ProxyMode, env_number};
+use common::load::{CouchServer, Proxy, ProxyMode, env_number, logging_account};
 use common::{Acct, TestApp, User, public};
 use kazoo_security::state::Clock;
 use serde_json::{Value, json};
@@ -44,15 +44,7 @@ struct Subject {
 }
 
 async fn subject(app: &TestApp) -> Subject {
-    let acct = app.account(None, true).await;
-    let token = app.api_token(&acct).await;
-    let config = json!({"data": {"auth_modules": {"cb_user_auth":
-        {"log_successful_attempts": true, "log_failed_attempts": true}}}});
-    let answer = app
-        .send("POST", &acct.security(), Some(&token), Some(config))
-        .await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    let user = app.user(&acct, false).await;
+    let (acct, token, user) = logging_account(app).await;
     Subject { acct, user, token }
 }
 

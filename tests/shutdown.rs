@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::load::{Proxy, ProxyMode, free_port};
+use common::load::{Proxy, ProxyMode, free_port, logging_account};
 use common::{Acct, TestApp, User};
 use serde_json::json;
 
@@ -48,15 +48,7 @@ async fn login(client: &reqwest::Client, base: &str, acct: &Acct, user: &User) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_under_load_finishes_the_requests_in_flight_and_their_attempts() {
     let app = TestApp::spawn().await;
-    let acct = app.account(None, true).await;
-    let token = app.api_token(&acct).await;
-    let config = json!({"data": {"auth_modules": {"cb_user_auth":
-        {"log_successful_attempts": true, "log_failed_attempts": true}}}});
-    let answer = app
-        .send("POST", &acct.security(), Some(&token), Some(config))
-        .await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    let user = app.user(&acct, false).await;
+    let (acct, _token, user) = logging_account(&app).await;
 
     // A slow CouchDB makes each login take long enough that many are in flight at SIGTERM.
     let proxy = Proxy::start(app.state.settings.couchdb_url.as_str()).await;

@@ -227,3 +227,18 @@ async fn write_all(stream: &TcpStream, mut bytes: &[u8]) -> bool {
     }
     true
 }
+
+/// An account that logs every login of its users, failed or not; its API-key token; and one of
+/// its plain users.
+pub async fn logging_account(app: &super::TestApp) -> (super::Acct, String, super::User) {
+    let acct = app.account(None, true).await;
+    let token = app.api_token(&acct).await;
+    let config = serde_json::json!({"data": {"auth_modules": {"cb_user_auth":
+        {"log_successful_attempts": true, "log_failed_attempts": true}}}});
+    let answer = app
+        .send("POST", &acct.security(), Some(&token), Some(config))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let user = app.user(&acct, false).await;
+    (acct, token, user)
+}
